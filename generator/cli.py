@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator import __version__
+from generator import __version__, checks, tools
 from generator.answers import load_data_file, parse_data_args
-from generator.errors import GosvcError, InvalidInputError
+from generator.errors import GosvcError, InvalidInputError, ToolMissingError
+from generator.fleet import RepoUpdate, fleet_status, fleet_update, fleet_exit_status
 from generator.render import new_project
+from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -51,11 +55,31 @@ def _parser() -> argparse.ArgumentParser:
         help="answer a question up front (repeatable)",
     )
     new.add_argument("--data-file", type=Path, metavar="FILE", help="YAML file of answers")
-    new.add_argument("--defaults", action="store_true", help="never prompt: take the default of every unanswered question")
+    new.add_argument(
+        "--defaults", action="store_true", help="never prompt: take the default of every unanswered question"
+    )
     new.add_argument("--template", metavar="SRC", help="template git URL or path (default: this gosvc's clone)")
     new.add_argument("--vcs-ref", metavar="REF", help="template git ref to render (default: newest version tag)")
     new.add_argument("--json", action="store_true", help="print the result as JSON")
     new.set_defaults(handler=_new)
+
+    check = commands.add_parser("check", help="run every check that applies to a generated repository")
+    check.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
+    check.add_argument("--only", metavar="NAME,...", help="run only these checks (comma-separated)")
+    check.add_argument("--jobs", type=int, metavar="N", help="checks run at once (default: CPU count)")
+    check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
+    check.set_defaults(handler=_check)
+
+    tools = commands.add_parser("tools", help="the pinned tools the checks run")
+    tools_commands = tools.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    install = tools_commands.add_parser("install", help="install every missing pinned tool (idempotent)")
+    install.add_argument("--json", action="store_true", help="print what was installed as JSON")
+    install.set_defaults(handler=_tools_install)
+    listing = tools_commands.add_parser("list", help="list the pinned tools and where they are")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_tools_list)
+    _add_update(commands)
+    _add_fleet(commands)
     return parser
 
 
@@ -90,6 +114,244 @@ def _new(args: argparse.Namespace) -> int:
     else:
         print(f"Created {public.get('service_name')} in {project.dest} ({seconds}s)")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    width = max(len(check.name) for check in checks.CHECKS)
+
+    def progress(result: checks.Result) -> None:
+        if not args.json and result.status != checks.NOT_APPLICABLE:
+            print(f"  {result.check:<{width}}  {result.status:<4}  {result.seconds:6.1f}s", file=sys.stderr)
+
+    results = checks.run_checks(args.dest, only, jobs=args.jobs, progress=progress)
+    if args.json:
+        _print_json([result.as_json() for result in results])
+    else:
+        _print_check_table(results, width)
+    return checks.exit_status(results)
+
+
+def _print_check_table(results: Sequence[checks.Result], width: int) -> None:
+    for result in results:
+        print(f"{result.check:<{width}}  {result.status.upper():<14}  {result.seconds:6.1f}s")
+        if result.status in (checks.FAIL, checks.MISSING) and result.output:
+            for line in result.output.splitlines():
+                print(f"    {line}")
+    ran = [result for result in results if result.status != checks.NOT_APPLICABLE]
+    failed = [result.check for result in ran if result.status != checks.PASS]
+    summary = f"{len(ran) - len(failed)} passed, {len(failed)} failed"
+    print(summary + (f": {', '.join(failed)}" if failed else ""))
+
+
+def _tools_install(args: argparse.Namespace) -> int:
+    installed = tools.install(progress=lambda step: print(f"  {step}", file=sys.stderr))
+    if args.json:
+        _print_json({"installed": installed, "tools_dir": str(tools.tools_dir())})
+    else:
+        print(f"Installed {', '.join(installed)}" if installed else "Every pinned tool is installed")
+    return 0
+
+
+def _tools_list(args: argparse.Namespace) -> int:
+    rows = []
+    for tool in tools.TOOLS.values():
+        try:
+            where = str(tools.find(tool.name))
+        except ToolMissingError:
+            where = None
+        rows.append({"tool": tool.name, "version": tool.version, "source": tool.source, "path": where})
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['tool']:<20} {row['version']:<10} {row['source']:<7} {row['path'] or 'missing'}")
+    return 0 if all(row["path"] for row in rows) else 2
+
+
+def _add_update(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    update = commands.add_parser(
+        "update",
+        help="update a generated repository to a newer template version",
+        description="Update a generated repository to a newer template version, keeping the team's edits. "
+        "Exit status: 0 updated or up to date, 3 conflicts left to resolve, 2 bad input or a dirty repository, "
+        "1 the update failed (the repository is restored).",
+    )
+    update.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
+    update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
+    update.add_argument(
+        "--conflict",
+        choices=CONFLICT_STYLES,
+        default="inline",
+        help="leave conflicts as inline markers (default) or as .rej files next to the file",
+    )
+    update.add_argument(
+        "--data", "-d", action="append", default=[], metavar="KEY=VALUE", help="change an answer (repeatable)"
+    )
+    update.add_argument("--json", action="store_true", help="print the result as JSON")
+    update.set_defaults(handler=_update)
+
+
+def _add_fleet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fleet = commands.add_parser("fleet", help="every service repository under a folder: versions and updates")
+    fleet_commands = fleet.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    status = fleet_commands.add_parser("status", help="template version and state of every repository under ROOT")
+    update = fleet_commands.add_parser(
+        "update",
+        help="update every outdated repository under ROOT",
+        description="Update every outdated repository under ROOT in parallel. Exit status: 0 all updated or up to "
+        "date, 3 some have conflicts to resolve, 1 some failed or were refused because dirty.",
+    )
+    for command in (status, update):
+        command.add_argument("root", type=Path, metavar="ROOT", help="folder holding the service repositories")
+        command.add_argument("--template", metavar="SRC", help="the template (default: this gosvc's clone)")
+        command.add_argument("--json", action="store_true", help="print the result as JSON")
+    update.add_argument("--jobs", type=int, default=2, metavar="N", help="repositories updated at once (default: 2)")
+    update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
+    status.set_defaults(handler=_fleet_status)
+    update.set_defaults(handler=_fleet_update)
+
+
+def _update(args: argparse.Namespace) -> int:
+    data = parse_data_args(args.data)
+    started = time.monotonic()
+    with _stdout_to_stderr():
+        result = update_project(args.dest, data, vcs_ref=args.vcs_ref, conflict=args.conflict, quiet=args.json)
+    seconds = round(time.monotonic() - started, 2)
+    if args.json:
+        _print_json(_update_as_json(result) | {"seconds": seconds})
+    else:
+        _print_update(result, seconds)
+    return EXIT_CONFLICTS if result.conflicts else 0
+
+
+def _update_as_json(result: UpdateResult) -> dict[str, Any]:
+    return {
+        "project": str(result.project),
+        "service_name": result.service_name,
+        "status": result.status,
+        "from": result.from_version,
+        "to": result.to_version,
+        "changed": list(result.changed),
+        "conflicts": [{"path": conflict.path, "rej": conflict.rej} for conflict in result.conflicts],
+    }
+
+
+def _print_update(result: UpdateResult, seconds: float) -> None:
+    name = result.service_name or result.project.name
+    if result.status == "up to date":
+        print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
+        return
+    print(
+        f"Updated {name} from template {result.from_version} to {result.to_version}: {len(result.changed)} files changed ({seconds}s)"
+    )
+    if not result.conflicts:
+        print("Review the changes with `git diff`, then commit them.")
+        return
+    print(f"{len(result.conflicts)} file(s) with conflicts to resolve (unmerged in `git status`):")
+    for conflict in result.conflicts:
+        print(f"  {conflict.path}  ({conflict.where})")
+    print("Resolve each one, mark it resolved with `git add`, then commit.")
+
+
+def _fleet_status(args: argparse.Namespace) -> int:
+    status = fleet_status(args.root, template=args.template)
+    if args.json:
+        repos = [
+            {
+                "path": str(repo.path),
+                "service_name": repo.service_name,
+                "version": repo.version,
+                "newest": repo.newest,
+                "clean": None if repo.dirty is None else not repo.dirty,
+                "state": repo.state,
+                "skipped": repo.skipped,
+            }
+            for repo in status.repos
+        ]
+        _print_json({"root": str(status.root), "template": status.template, "newest": status.newest, "repos": repos})
+        return 0
+    rows = [("PATH", "SERVICE", "VERSION", "NEWEST", "TREE", "STATE")]
+    for repo in status.repos:
+        tree = {None: "-", True: "dirty", False: "clean"}[repo.dirty]
+        state = f"skipped ({repo.skipped})" if repo.skipped else repo.state
+        rows.append(
+            (
+                _relative(repo.path, status.root),
+                repo.service_name or "-",
+                repo.version or "-",
+                repo.newest or "-",
+                tree,
+                state,
+            )
+        )
+    _print_table(rows)
+    print(f"{len(status.repos)} repositories under {status.root}; newest template version {status.newest or 'unknown'}")
+    return 0
+
+
+def _fleet_update(args: argparse.Namespace) -> int:
+    root = args.root.absolute()
+
+    def progress(result: RepoUpdate, done: int, total: int) -> None:
+        print(f"[{done}/{total}] {_relative(result.path, root)}: {_outcome_text(result)}", file=sys.stderr, flush=True)
+
+    results = fleet_update(root, template=args.template, jobs=args.jobs, vcs_ref=args.vcs_ref, progress=progress)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "path": str(result.path),
+                    "service_name": result.service_name,
+                    "outcome": result.outcome,
+                    "reason": result.reason,
+                    "from": result.from_version,
+                    "to": result.to_version,
+                    "conflicts": list(result.conflicts),
+                }
+                for result in results
+            ]
+        )
+    else:
+        _print_table(
+            [(_relative(result.path, root), result.service_name or "-", _outcome_text(result)) for result in results]
+        )
+    return fleet_exit_status(results)
+
+
+def _outcome_text(result: RepoUpdate) -> str:
+    if result.outcome == "updated":
+        return f"updated ({result.from_version} -> {result.to_version})"
+    if result.outcome == "conflicts":
+        return f"conflicts ({', '.join(result.conflicts)})"
+    if result.outcome in ("failed", "skipped"):
+        return f"{result.outcome} ({result.reason})"
+    return result.outcome
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) and path != root else str(path)
+
+
+def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what Copier and template tasks print to stderr, keeping stdout for the result."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _print_json(value: Any) -> None:

@@ -71,7 +71,7 @@ def new_project(
                 cleanup_on_error=False,
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, dest)
+        staging.replace(dest)
     except (CopierError, ValueError) as error:
         raise as_gosvc_error(error) from error
     finally:

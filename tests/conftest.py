@@ -1,0 +1,77 @@
+"""Fixtures shared by the template tests.
+
+Every test renders from a throwaway git repository holding the template as it
+is in this working tree, tagged like a release, exactly as users consume it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.render import NewProject, new_project
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "gosvc tests",
+    "GIT_AUTHOR_EMAIL": "tests@gosvc.invalid",
+    "GIT_COMMITTER_NAME": "gosvc tests",
+    "GIT_COMMITTER_EMAIL": "tests@gosvc.invalid",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd` with a fixed identity; return its standard output."""
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_IDENTITY},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def snapshot_template(dest: Path, tag: str = "v1.0.0") -> Path:
+    """Copy the template files of this working tree into a new git repo at `dest`, tagged `tag`."""
+    listed = git(PROJECT_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    dest.mkdir(parents=True)
+    for name in filter(None, listed.split("\0")):
+        source = PROJECT_ROOT / name
+        if not source.is_file():
+            continue  # deleted in the working tree but still in the index
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "template release")
+    git(dest, "tag", tag)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tagged snapshot of the template for the whole session (read-only by convention)."""
+    return snapshot_template(tmp_path_factory.mktemp("template") / "gosvc")
+
+
+Render = Callable[..., NewProject]
+
+
+@pytest.fixture
+def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
+    """Render the template into a fresh folder with `--defaults` and the given answers."""
+
+    def _render(data: Mapping[str, Any] | None = None, *, name: str = "orders-api", **kwargs: Any) -> NewProject:
+        answers = {"service_name": name, **(data or {})}
+        return new_project(tmp_path / name, answers, defaults=True, template=str(template_repo), quiet=True, **kwargs)
+
+    yield _render

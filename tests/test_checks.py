@@ -1,0 +1,215 @@
+"""Each check of `gosvc check` is shown able to fail.
+
+One repository per CI system is rendered and must pass every check; then each
+mutation breaks it the way one check exists to catch, and the failing checks
+must be exactly the expected ones. Where tools overlap, the overlap is named:
+golangci-lint runs govet itself, and code that does not compile stops vet,
+tests and lint as well as the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from generator import checks
+from generator.cli import main
+from generator.render import new_project
+
+GO_CHECKS = {"go-mod-tidy", "gofmt", "go-vet", "go-build", "go-test", "golangci-lint"}
+
+
+@pytest.fixture(scope="module")
+def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A passing repository per CI system (the CI file is the only difference)."""
+    root = tmp_path_factory.mktemp("pristine")
+    repos = {}
+    for ci_system in ("github-actions", "gitlab-ci", "jenkins"):
+        repos[ci_system] = new_project(
+            root / ci_system / "orders-api",
+            {"service_name": "orders-api", "ci_system": ci_system},
+            defaults=True,
+            template=str(template_repo),
+            quiet=True,
+        ).dest
+    return repos
+
+
+def _edit(relative: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        path = repo / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new, count))
+
+    return apply
+
+
+def _regex(relative: str, pattern: str, replacement: str) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        path = repo / relative
+        text, found = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.M)
+        assert found, f"{pattern!r} not in {relative}"
+        path.write_text(text)
+
+    return apply
+
+
+def _write(relative: str, content: str) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        path = repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    ci_system: str
+    mutate: Callable[[Path], None]
+    fails: frozenset[str]
+
+
+def mutation(name: str, mutate: Callable[[Path], None], *fails: str, ci_system: str = "github-actions") -> Mutation:
+    return Mutation(name, ci_system, mutate, frozenset(fails or (name,)))
+
+
+MUTATIONS = [
+    mutation("go-mod-tidy", _regex("go.mod", r"^(\t\S+ v\S+) // indirect$", r"\1")),
+    mutation(
+        "gofmt",
+        _write("internal/api/format.go", "package api\n\nfunc  badlyFormatted( ) int {\nreturn 1}\n"),
+        "gofmt",
+        "golangci-lint",
+    ),
+    mutation(
+        "go-vet",
+        _write(
+            "internal/api/vet.go",
+            'package api\n\nimport "fmt"\n\n// Vet is misused.\n'
+            'func Vet() string { return fmt.Sprintf("%d", "text") }\n',
+        ),
+        "go-vet",
+        "golangci-lint",
+    ),
+    mutation(
+        "go-build",
+        _write("internal/api/build.go", 'package api\n\nvar broken int = "text"\n'),
+        "go-build",
+        "go-vet",
+        "go-test",
+        "golangci-lint",
+    ),
+    mutation(
+        "go-test",
+        _write(
+            "internal/api/mutation_test.go",
+            'package api\n\nimport "testing"\n\n'
+            'func TestMutation(t *testing.T) {\n\tt.Parallel()\n\tt.Fatal("mutated")\n}\n',
+        ),
+    ),
+    mutation(
+        "golangci-lint",
+        _write(
+            "internal/api/lint.go",
+            'package api\n\nimport "os"\n\n'
+            '// Cleanup removes a file and ignores the error.\nfunc Cleanup() {\n\tos.Remove("x")\n}\n',
+        ),
+    ),
+    mutation("hadolint", _regex("Dockerfile", r"^FROM (\S+)(?! AS build)$", "FROM alpine:latest")),
+    mutation("yamllint", _edit("deploy/base/configmap.yaml", "\n", "   \n")),
+    mutation(
+        "kubernetes-schema",
+        _regex("deploy/base/deployment.yaml", r"^(\s+)imagePullPolicy: .*$", r"\g<0>\n\1imagePullPolcy: Always"),
+    ),
+    mutation(
+        "kubernetes-consistency",
+        _regex("deploy/base/service.yaml", r"^(\s+app\.kubernetes\.io/name: )\S+$", r"\1someone-else"),
+    ),
+    mutation("prometheus-config", _regex("prometheus/prometheus.yml", r"^(\s+scrape_interval: )\S+$", r"\g<1>15x")),
+    mutation("prometheus-rules", _regex("prometheus/alerts.yml", r"^(\s+expr: )(.*)$", r"\1sum(rate(\2")),
+    mutation("actionlint", _regex(".github/workflows/ci.yml", r"^(\s+)runs-on: (.*)$", r"\g<0>\n\1runs_on: \2")),
+    mutation(
+        "gitlab-ci-schema",
+        _regex(".gitlab-ci.yml", r"^(\s+)stage: (.*)$", r"\g<0>\n\1stages_typo: \2"),
+        ci_system="gitlab-ci",
+    ),
+    mutation("jenkinsfile", _regex("Jenkinsfile", r"^(\s*)stages \{$", r"\1stages {{"), ci_system="jenkins"),
+    mutation("compose", _regex("docker-compose.yml", r"^(\s+)read_only: true$", r"\g<0>\n\1readonly: true")),
+    mutation("shellcheck", _write("scripts/smoke.sh", "#!/bin/sh\nset -eu\ncurl -fsS http://localhost:$1/healthz\n")),
+]
+
+
+def test_every_check_has_a_mutation() -> None:
+    covered = {m.name for m in MUTATIONS}
+    expected = {check.name for check in checks.CHECKS}
+    assert covered == expected - {"renovate-schema"} or covered == expected
+
+
+@pytest.mark.parametrize("ci_system", ["github-actions", "gitlab-ci", "jenkins"])
+def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], ci_system: str) -> None:
+    results = checks.run_checks(pristine[ci_system])
+
+    failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
+    assert failing == {}
+    assert checks.exit_status(results) == 0
+
+
+@pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
+def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Path], tmp_path: Path) -> None:
+    repo = tmp_path / "orders-api"
+    shutil.copytree(pristine[case.ci_system], repo)
+    case.mutate(repo)
+
+    # Go checks read only Go sources and go.mod; the others read none of them.
+    relevant = [c.name for c in checks.CHECKS if (c.name in GO_CHECKS) == bool(case.fails & GO_CHECKS)] + (
+        ["kubernetes-consistency"] if case.fails & GO_CHECKS else []
+    )
+    results = checks.run_checks(repo, relevant)
+
+    failing = {r.check for r in results if r.status == checks.FAIL}
+    assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}
+    assert checks.exit_status(results) == 1
+
+
+def test_check_json_output_parses_and_names_the_failing_row(
+    pristine: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "orders-api"
+    shutil.copytree(pristine["github-actions"], repo)
+    _edit("deploy/base/configmap.yaml", "\n", "   \n")(repo)
+
+    status = main(["check", str(repo), "--json", "--only", "yamllint,hadolint"])
+
+    rows = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert [(row["check"], row["status"]) for row in rows] == [("yamllint", "fail"), ("hadolint", "pass")]
+    assert set(rows[0]) == {"check", "status", "seconds", "output"}
+    assert "trailing-spaces" in rows[0]["output"]
+
+
+def test_unknown_check_name_is_an_input_error(pristine: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["check", str(pristine["github-actions"]), "--only", "yamllint,nope"])
+
+    assert status == 2
+    assert "unknown check nope" in capsys.readouterr().err
+
+
+def test_missing_tool_exits_2_naming_it_and_how_to_install(
+    pristine: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOSVC_TOOLS", str(tmp_path / "empty-tools"))
+
+    status = main(["check", str(pristine["github-actions"]), "--only", "actionlint,yamllint"])
+
+    out = capsys.readouterr().out
+    assert status == 2
+    assert "actionlint v1.7.12 is not installed: run `gosvc tools install`" in out

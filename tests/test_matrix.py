@@ -1,0 +1,99 @@
+"""The full `gosvc check` on every variant of the matrix, and on randomised valid answers."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator import checks
+from generator.matrix import CHOICES, Variant, pairwise
+from generator.render import new_project
+
+pytestmark = pytest.mark.slow
+
+
+def _failures(repo: Path) -> dict[str, str]:
+    results = checks.run_checks(repo)
+    return {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
+
+
+def test_the_matrix_covers_every_value_and_every_pair() -> None:
+    variants = pairwise()
+    for factor, values in CHOICES.items():
+        assert {v.data[factor] for v in variants} == set(values), factor
+    for a in CHOICES:
+        for b in CHOICES:
+            if a < b:
+                pairs = {(v.data[a], v.data[b]) for v in variants}
+                assert len(pairs) == len(CHOICES[a]) * len(CHOICES[b]), (a, b)
+
+
+@pytest.mark.parametrize("variant", pairwise(), ids=lambda v: v.name)
+def test_variant_passes_every_check(variant: Variant, template_repo: Path, tmp_path: Path) -> None:
+    project = new_project(
+        tmp_path / "orders-api",
+        {"service_name": "orders-api", **variant.data},
+        defaults=True,
+        template=str(template_repo),
+        quiet=True,
+    )
+
+    assert _failures(project.dest) == {}
+
+
+names = st.from_regex(r"[a-z][a-z0-9]{0,10}(-[a-z0-9]{1,8}){0,2}", fullmatch=True)
+cpu = st.sampled_from(["50m", "100m", "250m", "500m", "1", "1.5", "2"])
+memory = st.sampled_from(["32Mi", "64Mi", "128Mi", "256Mi", "1Gi", "512M"])
+
+
+@st.composite
+def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
+    cpu_request, cpu_limit = sorted(draw(st.lists(cpu, min_size=2, max_size=2)), key=_millicores)
+    memory_request, memory_limit = sorted(draw(st.lists(memory, min_size=2, max_size=2)), key=_bytes)
+    low = draw(st.integers(1, 5))
+    high = draw(st.integers(low, 20))
+    return {
+        "service_name": draw(names),
+        "organization": draw(st.sampled_from(["acme", "example", "platform-team"])),
+        "http_port": draw(st.integers(1024, 65535).filter(lambda p: p != 9090)),
+        "base_image": draw(st.sampled_from(CHOICES["base_image"])),
+        "ci_system": draw(st.sampled_from(CHOICES["ci_system"])),
+        "go_version": draw(st.sampled_from(CHOICES["go_version"])),
+        "hpa_enabled": draw(st.booleans()),
+        "replicas": draw(st.integers(low, high)),
+        "hpa_min_replicas": low,
+        "hpa_max_replicas": high,
+        "hpa_cpu_utilization": draw(st.integers(1, 100)),
+        "cpu_request": cpu_request,
+        "cpu_limit": cpu_limit,
+        "memory_request": memory_request,
+        "memory_limit": memory_limit,
+    }
+
+
+def _millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _bytes(quantity: str) -> int:
+    units = {"Mi": 1024**2, "Gi": 1024**3, "M": 1000**2}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(quantity[: -len(suffix)]) * factor
+    return int(quantity)
+
+
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=valid_answers())
+def test_random_valid_answers_pass_every_check(answers: dict[str, Any], template_repo: Path) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        project = new_project(
+            Path(folder) / answers["service_name"], answers, defaults=True, template=str(template_repo), quiet=True
+        )
+
+        assert _failures(project.dest) == {}

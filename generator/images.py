@@ -1,0 +1,317 @@
+"""Building a generated repository's image with a real engine, and checking that its container serves.
+
+The Dockerfile is built as the repository ships it. Where this machine cannot
+have what it names (a base image pinned by registry digest, the `# syntax`
+frontend image) and has to build a changed copy instead, every change is
+listed in the result, never made silently.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.engine import Engine, EngineCommandError
+from generator.errors import GosvcError
+from generator.render import read_answers
+from generator.standins import BaseImage, BaseImages
+
+NONROOT_USER = "65532:65532"
+BUILD_TIMEOUT_SECONDS = 900.0
+STARTUP_TIMEOUT_SECONDS = 30.0
+REQUEST_TIMEOUT_SECONDS = 2.0
+
+_FROM = re.compile(
+    r"^(?P<head>\s*FROM\s+(?:--platform=\S+\s+)?)(?P<ref>\S+)(?P<tail>(?:\s+AS\s+(?P<stage>\S+))?\s*)$", re.IGNORECASE
+)
+_SYNTAX = re.compile(r"^#\s*syntax\s*=\s*(?P<ref>\S+)\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^#\s*\w+\s*=")
+_CACHE_MOUNT = re.compile(r"--mount=(?P<options>[^\s\\]*type=cache[^\s\\]*)")
+
+
+class ImageBuildError(GosvcError):
+    """`docker build` failed; the message ends with the build's output."""
+
+
+class ContainerServeError(GosvcError):
+    """The container did not start, or did not answer as a generated service must."""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image built from a generated repository."""
+
+    tag: str
+    seconds: float
+    size_bytes: int
+    user: str  # Config.User of the image
+    base_images: tuple[BaseImage, ...]
+    changes: tuple[str, ...]  # how the Dockerfile built differs from the repository's, one sentence each
+    log: str
+    cold: bool = False
+
+    @property
+    def size_mib(self) -> float:
+        return self.size_bytes / 2**20
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a running container answered through its published port."""
+
+    healthz_status: int
+    metrics_status: int
+    metrics: str
+    seconds_to_healthy: float
+    config_user: str  # Config.User of the container
+    process_uids: tuple[str, ...]  # effective user ids of its processes, as the host sees them
+
+
+@dataclass(frozen=True)
+class DockerfilePlan:
+    """The Dockerfile text to build and how it differs from the repository's."""
+
+    text: str
+    base_images: tuple[BaseImage, ...]
+    changes: tuple[str, ...]
+
+
+def plan_dockerfile(text: str, base_images: BaseImages) -> DockerfilePlan:
+    """Resolve every base image `text` names, and adapt it to what this engine can have."""
+    lines = text.splitlines(keepends=True)
+    changes: list[str] = []
+    resolved: list[BaseImage] = []
+    stages: set[str] = set()
+    in_directives = True
+    for index, line in enumerate(lines):
+        if in_directives and (syntax := _SYNTAX.match(line)):
+            frontend = syntax["ref"]
+            pull_error = base_images.pull_error(frontend)
+            if pull_error:
+                lines[index] = ""
+                changes.append(
+                    f"dropped the `# syntax={frontend}` line: that frontend image cannot be pulled ({pull_error}), "
+                    "so the engine's built-in Dockerfile frontend parses the file (it supports RUN cache mounts)"
+                )
+            continue
+        in_directives = in_directives and bool(_DIRECTIVE.match(line))
+        match = _FROM.match(line)
+        if match is None:
+            continue
+        ref = match["ref"]
+        if match["stage"]:
+            stages.add(match["stage"].lower())
+        if ref.lower() == "scratch" or ref.lower() in stages:
+            continue
+        image = base_images.ensure(ref)
+        resolved.append(image)
+        if image.local_ref != ref:
+            lines[index] = f"{match['head']}{image.local_ref}{match['tail']}"
+            if not lines[index].endswith("\n") and line.endswith("\n"):
+                lines[index] += "\n"
+            changes.append(
+                f"FROM {ref} became FROM {image.local_ref}: that image cannot be pulled and no local image "
+                "can carry its registry digest, so a stand-in under another tag takes its place"
+            )
+    return DockerfilePlan(text="".join(lines), base_images=tuple(resolved), changes=tuple(changes))
+
+
+def build_image(
+    engine: Engine,
+    project: Path,
+    tag: str,
+    *,
+    base_images: BaseImages | None = None,
+    build_args: dict[str, str] | None = None,
+    cold: bool = False,
+    timeout: float = BUILD_TIMEOUT_SECONDS,
+) -> BuiltImage:
+    """Build `project`'s Dockerfile into `tag`, with stand-ins for base images that cannot be pulled.
+
+    A `cold` build measures what a fresh machine pays: no layer cache, and
+    cache mounts of its own, so modules are downloaded and every package is
+    compiled again, while the caches other builds share stay as they are.
+    """
+    dockerfile = project / "Dockerfile"
+    try:
+        original = dockerfile.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ImageBuildError(f"cannot read {dockerfile}: {error.strerror}") from error
+    plan = plan_dockerfile(original, base_images or BaseImages(engine))
+    if cold:
+        plan = isolate_cache_mounts(plan, f"gosvc-cold-{uuid.uuid4().hex[:12]}")
+    arg_flags = [flag for key, value in (build_args or {}).items() for flag in ("--build-arg", f"{key}={value}")]
+    with _dockerfile_to_build(dockerfile, plan) as path:
+        started = time.monotonic()
+        try:
+            result = engine.run(
+                "build",
+                "--progress=plain",
+                "--file",
+                str(path),
+                "--tag",
+                tag,
+                *(["--no-cache"] if cold else []),
+                *arg_flags,
+                str(project),
+                timeout=timeout,
+                check=False,
+            )
+        except EngineCommandError as error:
+            raise ImageBuildError(f"building {tag} from {project}: {error}") from error
+        seconds = time.monotonic() - started
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise ImageBuildError(f"docker build of {project} failed:\n{_tail(log)}")
+    inspected = engine.image_config(tag)
+    if inspected is None:
+        raise ImageBuildError(f"docker build reported success but {tag} is not in the local image store")
+    return BuiltImage(
+        tag=tag,
+        seconds=seconds,
+        size_bytes=int(inspected.get("Size", 0)),
+        user=str((inspected.get("Config") or {}).get("User") or ""),
+        base_images=plan.base_images,
+        changes=plan.changes,
+        log=log,
+        cold=cold,
+    )
+
+
+def isolate_cache_mounts(plan: DockerfilePlan, prefix: str) -> DockerfilePlan:
+    """`plan` with each cache mount's id put under `prefix`: it starts empty and no other build shares it."""
+
+    def own_id(match: re.Match[str]) -> str:
+        options = dict(option.partition("=")[::2] for option in match["options"].split(","))
+        options["id"] = f"{prefix}{options.get('id') or options.get('target') or options.get('dst', '')}"
+        return "--mount=" + ",".join(f"{key}={value}" if value else key for key, value in options.items())
+
+    return DockerfilePlan(
+        text=_CACHE_MOUNT.sub(own_id, plan.text),
+        base_images=plan.base_images,
+        changes=(*plan.changes, "cold build: no layer cache, and cache mounts of its own that start empty"),
+    )
+
+
+def serve_and_probe(
+    engine: Engine,
+    image: str,
+    port: int,
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+) -> Served:
+    """Run `image` as a hardened pod would and call /healthz and /metrics through a port published on loopback.
+
+    The container runs with a read-only root file system, a /tmp tmpfs, no
+    capabilities and no privilege escalation, as the user its image names.
+    It is always removed afterwards.
+    """
+    name = f"gosvc-probe-{uuid.uuid4().hex[:12]}"
+    try:
+        engine.run(
+            "run", "--detach", "--name", name,
+            "--read-only", "--tmpfs", "/tmp",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--publish", f"127.0.0.1::{port}",
+            image,
+            timeout=60, what=f"cannot start a container of {image}",
+        )  # fmt: skip
+        base_url = f"http://{_published_address(engine, name, port)}"
+        started = time.monotonic()
+        healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
+        seconds_to_healthy = time.monotonic() - started
+        metrics_status, metrics = _get(f"{base_url}/metrics")
+        config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
+        top = engine.run("top", name, "-o", "pid,uid").stdout
+        uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
+    except EngineCommandError as error:
+        raise _stopped(engine, name, "while being probed") or ContainerServeError(str(error)) from error
+    finally:
+        engine.run("rm", "--force", "--volumes", name, timeout=60, check=False)
+    return Served(
+        healthz_status=healthz,
+        metrics_status=metrics_status,
+        metrics=metrics,
+        seconds_to_healthy=seconds_to_healthy,
+        config_user=config_user,
+        process_uids=uids,
+    )
+
+
+def http_port(project: Path) -> int:
+    """The port a generated service listens on, from its answers file."""
+    return int(read_answers(project).get("http_port", 8080))
+
+
+@contextmanager
+def _dockerfile_to_build(dockerfile: Path, plan: DockerfilePlan) -> Iterator[Path]:
+    """The repository's Dockerfile itself, or a changed copy kept outside the build context."""
+    if not plan.changes:
+        yield dockerfile
+        return
+    with tempfile.TemporaryDirectory(prefix="gosvc-dockerfile-") as folder:
+        copy = Path(folder) / "Dockerfile"
+        copy.write_text(plan.text, encoding="utf-8")
+        yield copy
+
+
+def _published_address(engine: Engine, container: str, port: int) -> str:
+    mapping = engine.run("port", container, f"{port}/tcp", what=f"container {container} publishes no port {port}")
+    for line in mapping.stdout.splitlines():
+        if line.startswith("127.0.0.1:"):
+            return line.strip()
+    raise ContainerServeError(f"container {container} did not publish port {port} on 127.0.0.1: {mapping.stdout!r}")
+
+
+def _wait_until_healthy(engine: Engine, container: str, url: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        status, body = _get(url)
+        if status == 200:
+            return status
+        last = f"HTTP {status}: {body[:200]}" if status else body
+        if stopped := _stopped(engine, container, f"before {url} answered 200"):
+            raise stopped
+        time.sleep(0.25)
+    logs = engine.run("logs", container, check=False)
+    raise ContainerServeError(
+        f"{url} did not answer 200 within {timeout:.0f}s (last: {last}); the container's output:\n"
+        + _tail(logs.stdout + logs.stderr)
+    )
+
+
+def _stopped(engine: Engine, container: str, when: str) -> ContainerServeError | None:
+    """An error telling how the container ended and what it printed, or None while it runs."""
+    state = engine.run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container, check=False)
+    status, _, code = state.stdout.strip().partition(" ")
+    if state.returncode != 0 or status == "running":
+        return None
+    logs = engine.run("logs", container, check=False)
+    return ContainerServeError(
+        f"the container stopped ({status}, exit code {code}) {when}; its output:\n" + _tail(logs.stdout + logs.stderr)
+    )
+
+
+def _get(url: str) -> tuple[int, str]:
+    """Status and body of a GET; status 0 and the reason when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(getattr(error, "reason", error))
+
+
+def _tail(text: str, lines: int = 60) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join(kept)

@@ -15,7 +15,7 @@ from typing import Any
 from generator import __version__, checks, tools
 from generator.answers import load_data_file, parse_data_args
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
-from generator.fleet import RepoUpdate, fleet_status, fleet_update, fleet_exit_status
+from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_update
 from generator.render import new_project
 from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
@@ -242,13 +242,12 @@ def _print_update(result: UpdateResult, seconds: float) -> None:
     if result.status == "up to date":
         print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
         return
-    print(
-        f"Updated {name} from template {result.from_version} to {result.to_version}: {len(result.changed)} files changed ({seconds}s)"
-    )
+    changed = _count(len(result.changed), "file")
+    print(f"Updated {name} from template {result.from_version} to {result.to_version}: {changed} changed ({seconds}s)")
     if not result.conflicts:
         print("Review the changes with `git diff`, then commit them.")
         return
-    print(f"{len(result.conflicts)} file(s) with conflicts to resolve (unmerged in `git status`):")
+    print(f"{_count(len(result.conflicts), 'file')} with conflicts to resolve (unmerged in `git status`):")
     for conflict in result.conflicts:
         print(f"  {conflict.path}  ({conflict.where})")
     print("Resolve each one, mark it resolved with `git add`, then commit.")
@@ -327,6 +326,10 @@ def _outcome_text(result: RepoUpdate) -> str:
     if result.outcome in ("failed", "skipped"):
         return f"{result.outcome} ({result.reason})"
     return result.outcome
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -1,0 +1,205 @@
+"""The few git operations that updates need: is it clean, what changed, put it back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from copier._vcs import get_repo
+from packaging.version import InvalidVersion, Version
+
+from generator.errors import GosvcError, InvalidInputError, TemplateSourceError
+
+# The labels Copier writes around the two sides of a conflict it leaves inline.
+CONFLICT_START = "<<<<<<< before updating"
+CONFLICT_END = ">>>>>>> after updating"
+
+
+class GitError(GosvcError):
+    """A git command failed."""
+
+
+def run(repo: Path, *args: str, stdin: str | None = None) -> str:
+    """Run git in `repo`; return its standard output, raise GitError on failure."""
+    result = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+    )
+    if result.returncode != 0:
+        raise GitError(f"git {args[0]} failed in {repo}: {_reason(result.stderr) or f'exit {result.returncode}'}")
+    return result.stdout
+
+
+def _reason(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal: ", "error: ")):
+            return line.split(": ", 1)[1]
+    return lines[-1] if lines else ""
+
+
+def toplevel(path: Path) -> Path:
+    """The root of the git work tree holding `path`."""
+    if not path.is_dir():
+        raise InvalidInputError(f"{path} is not a folder")
+    try:
+        return Path(run(path, "rev-parse", "--show-toplevel").strip())
+    except GitError as error:
+        raise InvalidInputError(
+            f"{path} is not inside a git repository; gosvc updates only git-tracked projects"
+        ) from error
+
+
+def head(repo: Path) -> str:
+    """The commit checked out, which must exist."""
+    try:
+        return run(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip()
+    except GitError as error:
+        raise InvalidInputError(f"{repo} has no commit yet; commit the generated files first") from error
+
+
+def status_entries(repo: Path) -> list[tuple[str, str]]:
+    """(two-letter status, path) of every changed, staged, unmerged or untracked path, as `git status` shows them."""
+    entries = iter(run(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all").split("\0"))
+    result: list[tuple[str, str]] = []
+    for entry in entries:
+        if entry:
+            result.append((entry[:2], entry[3:]))
+            if entry[0] in "RC":  # a rename or copy: its source path follows
+                next(entries, None)
+    return result
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """What keeps `repo` from being clean (ignored files aside)."""
+    return [path for _, path in status_entries(repo)]
+
+
+def is_dirty(repo: Path) -> bool:
+    return bool(dirty_paths(repo))
+
+
+def untracked_and_ignored(repo: Path) -> list[str]:
+    """Files git does not track, ignored ones included."""
+    listed = run(repo, "ls-files", "-z", "--others", "--exclude-standard")
+    ignored = run(repo, "ls-files", "-z", "--others", "--ignored", "--exclude-standard")
+    return sorted({*filter(None, listed.split("\0")), *filter(None, ignored.split("\0"))})
+
+
+def unmerged_paths(repo: Path) -> list[str]:
+    """Paths the index holds as unmerged (conflict stages), as `git status` shows them."""
+    listed = run(repo, "ls-files", "-z", "--unmerged")
+    return sorted({entry.split("\t", 1)[1] for entry in listed.split("\0") if "\t" in entry})
+
+
+def has_conflict_markers(path: Path) -> bool:
+    """Whether a file holds a conflict that Copier (or a migration) left inline."""
+    try:
+        with path.open("rb") as handle:
+            lines = {line.rstrip() for line in handle}
+    except OSError:
+        return False
+    return CONFLICT_START.encode() in lines and CONFLICT_END.encode() in lines
+
+
+def mark_unmerged(repo: Path, paths: Iterable[str]) -> None:
+    """Record `paths` as unmerged so `git status` lists them until `git add` resolves them.
+
+    Stage 1 and 2 hold the committed file (what the team had), stage 3 the file as
+    the update left it; a file new to the project gets stages 2 and 3 only.
+    """
+    lines: list[str] = []
+    for path in paths:
+        working = repo / path
+        if not working.is_file():
+            continue
+        mode = "100755" if os.access(working, os.X_OK) else "100644"
+        theirs = run(repo, "hash-object", "-w", "--", path).strip()
+        ours = _blob_at_head(repo, path)
+        lines.append(f"0 {'0' * 40}\t{path}")
+        if ours is not None:
+            lines.append(f"{mode} {ours} 1\t{path}")
+        lines.append(f"{mode} {ours or theirs} 2\t{path}")
+        lines.append(f"{mode} {theirs} 3\t{path}")
+    if lines:
+        run(repo, "update-index", "--index-info", stdin="\n".join(lines) + "\n")
+
+
+def _blob_at_head(repo: Path, path: str) -> str | None:
+    try:
+        return run(repo, "rev-parse", "--verify", "--quiet", f"HEAD:{path}").strip() or None
+    except GitError:
+        return None
+
+
+def tree_paths(repo: Path) -> frozenset[str]:
+    """Every file, link and folder in the work tree (the .git folder aside), relative to `repo`."""
+    paths: set[str] = set()
+    for folder, dirs, files in os.walk(repo):
+        relative = Path(folder).relative_to(repo)
+        if relative == Path():
+            dirs[:] = [name for name in dirs if name != ".git"]
+        paths.update((relative / name).as_posix() for name in (*dirs, *files))
+    return frozenset(paths)
+
+
+def restore(repo: Path, commit: str, paths_before: frozenset[str]) -> None:
+    """Put a work tree that was clean at `commit` back as it was.
+
+    Tracked files, the index and the branch come back from `commit`; whatever
+    appeared since (untracked or ignored) is removed. Only call this for a
+    repository verified clean before the change, or it would discard work.
+    """
+    run(repo, "reset", "--quiet", "--hard", commit)
+    for name in sorted(tree_paths(repo) - paths_before, key=lambda name: name.count("/")):
+        path = repo / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+
+
+def version_tags(source: str) -> list[str]:
+    """Tags of the template repository at `source` that are PEP 440 versions."""
+    target = get_repo(source) or source  # expands gh:/gl: shortcuts and ~, as Copier does
+    if Path(target).is_dir():
+        target = str(Path(target).resolve())
+    try:
+        listed = run(Path(tempfile.gettempdir()), "ls-remote", "--tags", "--refs", "--", target)
+    except GitError as error:
+        raise TemplateSourceError(f"cannot list the versions of the template at {source}: {error}") from error
+    tags = [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in listed.splitlines() if "\t" in line]
+    return [tag for tag in tags if parse_version(tag) is not None]
+
+
+def newest_version(tags: Sequence[str]) -> str | None:
+    """The highest release among `tags`, pre-releases aside, as Copier picks it."""
+    releases = [(version, tag) for tag in tags if (version := parse_version(tag)) and not version.is_prerelease]
+    return max(releases)[1] if releases else None
+
+
+def parse_version(ref: str | None) -> Version | None:
+    """A template ref as a version: a tag (v1.2.0) or what `git describe` gives past one (v1.2.0-3-gabc123)."""
+    if not ref:
+        return None
+    base, _, described = ref.rpartition("-g")
+    if base and described.isalnum():
+        tag, _, distance = base.rpartition("-")
+        if tag and distance.isdigit():
+            try:
+                return Version(f"{tag}.post{distance}+{described}")
+            except InvalidVersion:
+                return None
+    try:
+        return Version(ref)
+    except InvalidVersion:
+        return None

@@ -1,0 +1,156 @@
+"""`gosvc fleet`: twenty repositories in mixed states, each with the right outcome, two at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from generator.cli import main
+from generator.fleet import find_repos, same_template
+from tests.conftest import git
+from tests.template_versions import (
+    CONFIGMAP,
+    HANDLER,
+    SERVICE,
+    build_template_versions,
+    commit_all,
+    copy_project,
+    fingerprint,
+    generate,
+    make_team_project,
+)
+
+# Repository name prefix -> how many, and the line `gosvc fleet update` must end with for each.
+FLEET = {
+    "outdated": (5, "updated"),
+    "current": (6, "up to date"),
+    "dirty": (3, "refused (dirty)"),
+    "conflicting": (3, "conflicts"),
+    "foreign": (2, "skipped"),
+    "broken": (1, "failed"),
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template_versions(tmp_path_factory.mktemp("template") / "gosvc")
+
+
+@pytest.fixture(scope="module")
+def fleet(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twenty repositories under one root, some in nested folders, in the states FLEET names."""
+    seeds = tmp_path_factory.mktemp("seeds")
+    outdated = generate(template, seeds / "outdated", "v1.0.0")
+    current = generate(template, seeds / "current", "v3.0.0")
+    edited = make_team_project(template, seeds / "edited")  # its LOG_LEVEL edit collides with v3
+    root = tmp_path_factory.mktemp("fleet")
+    for prefix, (count, _) in FLEET.items():
+        for number in range(1, count + 1):
+            dest = root / ("team-a" if number % 2 else "team-b") / f"{prefix}-{number}"
+            if prefix == "foreign":
+                _foreign_repo(dest)
+                continue
+            copy_project({"current": current, "conflicting": edited}.get(prefix, outdated), dest)
+            if prefix == "dirty":
+                (dest / HANDLER).write_text((dest / HANDLER).read_text() + "\n// work in progress\n")
+            if prefix == "broken":  # made from a version the template no longer has
+                answers = dest / ".copier-answers.yml"
+                answers.write_text(answers.read_text().replace("_commit: v1.0.0", "_commit: v0.9.0"))
+                commit_all(dest, "answers from an unpublished version")
+    return root
+
+
+def _foreign_repo(dest: Path) -> None:
+    dest.mkdir(parents=True)
+    answers = {"_commit": "v1.0.0", "_src_path": "gh:acme/python-template", "project_name": dest.name}
+    (dest / ".copier-answers.yml").write_text(yaml.safe_dump(answers))
+    git(dest, "init", "-q", "-b", "main")
+    commit_all(dest, "generated from another template")
+
+
+def run_fleet(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:
+    status = main(["fleet", *args, "--json"])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out), captured.err
+
+
+def expected_outcome(path: str) -> str:
+    return FLEET[Path(path).name.rsplit("-", 1)[0]][1]
+
+
+def test_fleet_status_then_update_gives_each_repository_its_line(
+    fleet: Path, template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    untouched = {path: fingerprint(path) for path in fleet.glob("*/*") if path.name.startswith(("dirty", "broken"))}
+
+    status, report, _ = run_fleet(capsys, "status", str(fleet), "--template", str(template))
+
+    assert status == 0
+    assert report["newest"] == "v3.0.0"
+    repos = {Path(repo["path"]).name: repo for repo in report["repos"]}
+    assert len(repos) == 20
+    assert repos["outdated-1"] | {"path": None} == {
+        "path": None,
+        "service_name": SERVICE,
+        "version": "v1.0.0",
+        "newest": "v3.0.0",
+        "clean": True,
+        "state": "outdated",
+        "skipped": None,
+    }
+    assert (repos["current-2"]["state"], repos["dirty-1"]["clean"]) == ("up to date", False)
+    assert repos["foreign-1"]["state"] == "skipped"
+    assert "gh:acme/python-template" in repos["foreign-1"]["skipped"]
+
+    status, results, progress = run_fleet(capsys, "update", str(fleet), "--jobs", "2", "--template", str(template))
+
+    outcomes = {Path(result["path"]).name: result["outcome"] for result in results}
+    assert outcomes == {name: expected_outcome(name) for name in outcomes}
+    assert len(outcomes) == 20
+    assert status == 1, "a repository failed and some were refused"
+    assert progress.count("[") >= 20 and "[20/20]" in progress, "progress on stderr"
+    by_name = {Path(result["path"]).name: result for result in results}
+    assert by_name["conflicting-1"]["conflicts"] == [CONFIGMAP]
+    assert (by_name["outdated-3"]["from"], by_name["outdated-3"]["to"]) == ("v1.0.0", "v3.0.0")
+    assert "v0.9.0" in by_name["broken-1"]["reason"]
+    for path, before in untouched.items():
+        assert fingerprint(path) == before, f"{path.name} was changed"
+    conflicting = next(fleet.glob("*/conflicting-2"))
+    assert f"UU {CONFIGMAP}" in git(conflicting, "status", "--porcelain")
+
+    assert main(["fleet", "status", str(fleet), "--template", str(template)]) == 0
+    table = capsys.readouterr().out
+    assert "outdated-4" in table and "v3.0.0" in table
+
+
+def test_find_repos_skips_dependency_folders(tmp_path: Path) -> None:
+    for folder in ("a", "b/c", "b/c/nested", "node_modules/x", "d/.git/e"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / ".copier-answers.yml").write_text("_commit: v1.0.0\n")
+
+    assert find_repos(tmp_path) == [tmp_path / "a", tmp_path / "b/c"]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "source", "same"),
+    [
+        ("gh:example/gosvc", "https://github.com/example/gosvc.git", True),
+        ("git@github.com:example/gosvc.git", "https://GitHub.com/example/gosvc/", True),
+        ("https://github.com/example/gosvc", "https://github.com/example/other", False),
+        ("../templates/gosvc", "/srv/templates/gosvc", True),
+        ("/srv/templates/gosvc", "/srv/templates/gosvc-fork", False),
+    ],
+)
+def test_same_template_compares_locations_not_spellings(recorded: str, source: str, same: bool) -> None:
+    assert same_template(recorded, source, Path("/srv/services")) is same
+
+
+def test_fleet_rejects_bad_input(tmp_path: Path, template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fleet", "status", str(tmp_path / "missing"), "--template", str(template)]) == 2
+    assert main(["fleet", "update", str(tmp_path), "--jobs", "0", "--template", str(template)]) == 2
+    assert main(["fleet", "update", str(tmp_path), "--vcs-ref", "v7.0.0", "--template", str(template)]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,0 +1,266 @@
+"""`gosvc update`: a team's edits survive template updates, conflicts show, failures leave no trace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from copier._main import Worker
+from copier.errors import TaskError
+
+from generator.cli import main
+from generator.update import ConflictStyle, DirtyRepositoryError, UpdateFailedError, update_project
+from tests.conftest import git
+from tests.template_versions import (
+    ADDED_BY_TEMPLATE,
+    CODEOWNERS,
+    CONFIGMAP,
+    DELETED_BY_TEAM,
+    HANDLER,
+    NEW_COMPOSE,
+    OLD_COMPOSE,
+    OVERLAY,
+    REMOVED_BY_TEMPLATE,
+    SERVICE,
+    TEAM_ANSWER,
+    TEAM_COMPOSE_ENV,
+    TEAM_ENV,
+    TEAM_FILES,
+    TEAM_GREETING,
+    TEAM_LOG_LEVEL,
+    TEAM_MIN_REPLICAS,
+    V2_CONFIG,
+    V3_LOG_LEVEL,
+    build_template_versions,
+    commit_all,
+    copy_project,
+    fingerprint,
+    make_team_project,
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template_versions(tmp_path_factory.mktemp("template") / "gosvc")
+
+
+@pytest.fixture(scope="module")
+def team_project(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated at v1 and edited by its team; tests work on copies."""
+    return make_team_project(template, tmp_path_factory.mktemp("team") / SERVICE)
+
+
+@pytest.fixture(scope="module")
+def at_v2(team_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The team's project updated to v2 and committed; tests work on copies."""
+    project = copy_project(team_project, tmp_path_factory.mktemp("v2") / SERVICE)
+    update_project(project, vcs_ref="v2.0.0", quiet=True)
+    commit_all(project, "update to template v2.0.0")
+    return project
+
+
+@pytest.fixture
+def project(team_project: Path, tmp_path: Path) -> Path:
+    return copy_project(team_project, tmp_path / SERVICE)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    """`gosvc update ARGS --json`: exit status, report, standard error."""
+    status = main(["update", *args, "--json"])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out) if captured.out.strip() else {}, captured.err
+
+
+def test_update_keeps_every_team_edit_and_lands_every_template_change(project: Path) -> None:
+    result = update_project(project, vcs_ref="v2.0.0", quiet=True)
+
+    assert (result.status, result.from_version, result.to_version, result.conflicts) == (
+        "updated",
+        "v1.0.0",
+        "v2.0.0",
+        (),
+    )
+    configmap = (project / CONFIGMAP).read_text()
+    assert TEAM_ENV in configmap and TEAM_LOG_LEVEL in configmap, "the team's ConfigMap edits"
+    assert V2_CONFIG in configmap, "the template's ConfigMap change"
+    assert TEAM_GREETING in (project / HANDLER).read_text()
+    assert TEAM_MIN_REPLICAS in (project / OVERLAY).read_text()
+    for name, content in TEAM_FILES.items():
+        assert (project / name).read_text() == content
+    assert not (project / DELETED_BY_TEAM).exists(), "a file the team deleted stays deleted"
+    assert not (project / REMOVED_BY_TEMPLATE).exists(), "a file the template removed goes"
+    assert (project / ADDED_BY_TEMPLATE).is_file(), "a file the template added comes"
+    assert not (project / OLD_COMPOSE).exists()
+    compose = (project / NEW_COMPOSE).read_text()
+    assert TEAM_COMPOSE_ENV in compose, "the renamed file moved with the team's edit"
+    assert compose.startswith(f"name: {SERVICE}\n"), "and with the template's change"
+    assert not git(project, "ls-files", "--unmerged")
+    answers = (project / ".copier-answers.yml").read_text()
+    assert f"owner_team: {TEAM_ANSWER}" in answers and "\nteam:" not in answers, "the renamed question kept its answer"
+    assert (project / CODEOWNERS).read_text() == f"* @example/{TEAM_ANSWER}\n"
+
+
+def test_a_line_both_sides_changed_is_a_visible_conflict(
+    at_v2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(at_v2, tmp_path / SERVICE)
+
+    status, report, _ = run_cli(capsys, str(project))
+
+    assert status == 3
+    assert report["status"] == "conflicts"
+    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": None}]
+    configmap = (project / CONFIGMAP).read_text()
+    assert TEAM_LOG_LEVEL in configmap and V3_LOG_LEVEL in configmap, "both sides are kept"
+    assert "<<<<<<< " in configmap and ">>>>>>> " in configmap
+    assert TEAM_ENV in configmap and V2_CONFIG in configmap, "what merged cleanly stays merged"
+    assert f"UU {CONFIGMAP}" in git(project, "status", "--porcelain")
+
+
+def test_rejected_hunks_are_listed_and_unmerged(
+    at_v2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(at_v2, tmp_path / SERVICE)
+
+    status, report, _ = run_cli(capsys, str(project), "--conflict", "rej")
+
+    assert status == 3
+    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": f"{CONFIGMAP}.rej"}]
+    assert V3_LOG_LEVEL in (project / CONFIGMAP).read_text()
+    assert TEAM_LOG_LEVEL.strip() in (project / f"{CONFIGMAP}.rej").read_text(), "the team's side is kept"
+    assert f"UU {CONFIGMAP}" in git(project, "status", "--porcelain"), "never hidden in a .rej alone"
+
+
+def test_human_output_lists_the_conflicts(at_v2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_project(at_v2, tmp_path / SERVICE)
+
+    assert main(["update", str(project)]) == 3
+
+    out = capsys.readouterr().out
+    assert "from template v2.0.0 to v3.0.0" in out
+    assert f"  {CONFIGMAP}  (conflict markers)" in out
+
+
+def test_a_dirty_repository_is_refused_untouched(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / HANDLER).write_text((project / HANDLER).read_text() + "\n// work in progress\n")
+    (project / "notes.txt").write_text("not committed yet\n")
+    before = fingerprint(project)
+
+    status, report, err = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report) == (2, {})
+    assert "uncommitted changes" in err and "notes.txt" in err
+    assert fingerprint(project) == before
+    with pytest.raises(DirtyRepositoryError):
+        update_project(project, vcs_ref="v2.0.0", quiet=True)
+
+
+def test_an_interrupted_update_leaves_the_repository_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = fingerprint(project)
+    written: list[bool] = []
+
+    def crash(*_: Any) -> None:
+        written.append((project / NEW_COMPOSE).exists() and V2_CONFIG in (project / CONFIGMAP).read_text())
+        raise OSError("disk full")
+
+    monkeypatch.setattr("copier._main._remove_old_files", crash)
+
+    with pytest.raises(UpdateFailedError, match=r"disk full.*as it was"):
+        update_project(project, vcs_ref="v2.0.0", quiet=True)
+
+    assert written == [True], "the crash came after the update had written files"
+    assert fingerprint(project) == before
+
+
+def test_a_failing_migration_is_rolled_back(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = fingerprint(project)
+    run_tasks = Worker._execute_tasks
+
+    def migrate_then_fail(self: Worker, tasks: Sequence[Any]) -> None:
+        run_tasks(self, tasks)  # the move migration runs and writes compose.yaml...
+        if tasks:
+            raise TaskError(command="migrate", returncode=7, stdout=None, stderr=None)  # ...then one fails
+
+    monkeypatch.setattr(Worker, "_execute_tasks", migrate_then_fail)
+
+    with pytest.raises(UpdateFailedError, match="migrate exited 7"):
+        update_project(project, vcs_ref="v2.0.0", quiet=True)
+
+    assert fingerprint(project) == before
+
+
+def test_bad_answers_and_arguments_are_exit_2_and_change_nothing(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = fingerprint(project)
+
+    assert main(["update", str(project), "--data", "replicas=many"]) == 2
+    assert "replicas" in capsys.readouterr().err
+    assert main(["update", str(project), "--data", "no_such_question=1"]) == 2
+    assert main(["update", str(tmp_path / "missing")]) == 2
+    assert main(["update", str(project), "--vcs-ref", "v9.0.0"]) == 2, "a version that does not exist"
+    assert "has no version v9.0.0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert fingerprint(project) == before
+
+
+def test_an_answer_changed_with_data_is_rendered(project: Path) -> None:
+    result = update_project(project, {"memory_limit": "256Mi"}, vcs_ref="v2.0.0", quiet=True)
+
+    assert result.status == "updated"
+    assert "memory_limit: 256Mi" in (project / ".copier-answers.yml").read_text()
+    assert "256Mi" in (project / "deploy/base/deployment.yaml").read_text()
+
+
+def test_an_up_to_date_repository_is_left_alone(
+    at_v2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(at_v2, tmp_path / SERVICE)
+    before = fingerprint(project)
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["status"], report["changed"]) == (0, "up to date", [])
+    status, _, err = run_cli(capsys, str(project), "--vcs-ref", "v1.0.0")
+    assert status == 2
+    assert "downgrade" in err
+    assert fingerprint(project) == before
+
+
+@pytest.mark.parametrize("style", ["inline", "rej"])
+def test_a_moved_file_whose_edits_collide_is_a_conflict_too(project: Path, style: ConflictStyle) -> None:
+    # The team added a variable right above the port line; a new port changes that line in every version.
+    result = update_project(project, {"http_port": "8081"}, vcs_ref="v2.0.0", conflict=style, quiet=True)
+
+    conflict = next(conflict for conflict in result.conflicts if conflict.path == NEW_COMPOSE)
+    compose = (project / NEW_COMPOSE).read_text()
+    if style == "inline":
+        assert conflict.rej is None
+        assert TEAM_COMPOSE_ENV in compose and '"8081"' in compose, "both sides are kept"
+    else:
+        assert conflict.rej == f"{NEW_COMPOSE}.rej"
+        assert TEAM_COMPOSE_ENV.strip() in (project / conflict.rej).read_text()
+        assert '"8081"' in compose
+    assert compose.startswith(f"name: {SERVICE}\n"), "the template's change landed"
+    assert f"{NEW_COMPOSE}\n" in git(project, "diff", "--name-only", "--diff-filter=U"), "unmerged in git"
+    assert not (project / f"{OLD_COMPOSE}.rej").exists()
+
+
+def test_the_generated_repository_asks_renovate_for_template_updates(team_project: Path) -> None:
+    config_file = team_project / "renovate.json"
+    config = json.loads(config_file.read_text())
+    assert config["copier"]["enabled"] is True
+    assert config["copier"]["ignoreScripts"] is False, "migrations need `copier update --trust`"
+    checker = shutil.which("check-jsonschema")
+    if checker is None:
+        pytest.skip("check-jsonschema is not installed")
+    checked = subprocess.run(
+        [checker, "--builtin-schema", "vendor.renovate", str(config_file)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 from generator import kube
 from generator.errors import InvalidInputError, ToolMissingError
 from generator.outcome import Outcome
-from generator.tools import find, tool_environment
+from generator.tools import find, groovy_classpath, tool_environment
 
 PASS, FAIL, MISSING, NOT_APPLICABLE = "pass", "fail", "missing", "not-applicable"
 
@@ -101,6 +101,15 @@ def _actionlint(repo: Path) -> Outcome:
     return command("actionlint", *workflows)(repo)
 
 
+_DECLARATIVE_PIPELINE = Path(__file__).with_name("declarative_pipeline.groovy")
+
+
+def _jenkins_declarative(repo: Path) -> Outcome:
+    return command(
+        "java", "-cp", groovy_classpath(), "groovy.ui.GroovyMain", str(_DECLARATIVE_PIPELINE), "Jenkinsfile"
+    )(repo)
+
+
 def _shellcheck(repo: Path) -> Outcome:
     scripts = [str(path.relative_to(repo)) for path in _shell_scripts(repo)]
     return command("shellcheck", "--severity=style", *scripts)(repo)
@@ -169,8 +178,11 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "jenkinsfile",
         has("Jenkinsfile"),
-        command("npm-groovy-lint", "--noserver", "--failon", "error", "--output", "txt", "Jenkinsfile"),
-        "Groovy syntax and CodeNarc rules (npm-groovy-lint); the declarative model needs a Jenkins controller",
+        steps(
+            command("npm-groovy-lint", "--noserver", "--failon", "error", "--output", "txt", "Jenkinsfile"),
+            _jenkins_declarative,
+        ),
+        "Groovy syntax, CodeNarc rules and the declarative structure; the steps themselves need a Jenkins controller",
     ),
     Check(
         "compose",

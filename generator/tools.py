@@ -86,6 +86,19 @@ def find(name: str) -> Path:
     raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
 
 
+def groovy_classpath() -> str:
+    """The Groovy runtime that npm-groovy-lint ships, as a Java classpath."""
+    library = (
+        _pinned_path(TOOLS["npm-groovy-lint"]).parent.parent / "npm-groovy-lint" / "lib" / "java" / "groovy" / "lib"
+    )
+    if not any(library.glob("groovy-*.jar")):
+        shipper = TOOLS["npm-groovy-lint"]
+        raise ToolMissingError(
+            f"Groovy (from {shipper.name} {shipper.version}) is not installed: {shipper.install_hint}"
+        )
+    return str(library / "*")
+
+
 def tool_environment() -> dict[str, str]:
     """The environment tools run in: pinned tools first on PATH, so that they find each other."""
     path = os.pathsep.join([str(tools_dir() / "bin"), sysconfig.get_path("scripts"), os.environ.get("PATH", "")])

@@ -142,6 +142,7 @@ MUTATIONS = [
         _regex(".gitlab-ci.yml", r"^(\s+)stage: (.*)$", r"\g<0>\n\1stages_typo: \2"),
         ci_system="gitlab-ci",
     ),
+    mutation("jenkinsfile", _edit("Jenkinsfile", "steps {", "stepz {", count=-1), ci_system="jenkins"),
     mutation("jenkinsfile", _regex("Jenkinsfile", r"^(\s*)stages \{$", r"\1stages {{"), ci_system="jenkins"),
     mutation("compose", _regex("docker-compose.yml", r"^(\s+)read_only: true$", r"\g<0>\n\1readonly: true")),
     mutation("renovate-schema", _edit("renovate.json", '"enabled": true', '"enabled": "yes"')),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import kube
-from generator.errors import InvalidInputError, ToolMissingError
+from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import find, groovy_classpath, tool_environment
 
@@ -248,6 +248,8 @@ def _run_one(check: Check, repo: Path, progress: Callable[[Result], None]) -> Re
             output = outcome.output
         except ToolMissingError as error:
             status, output = MISSING, str(error)
+        except GosvcError as error:  # the check could not read what it checks, such as the answers file
+            status, output = FAIL, str(error)
         result = Result(check.name, status, round(time.monotonic() - started, 2), output)
     progress(result)
     return result

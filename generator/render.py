@@ -50,7 +50,7 @@ def new_project(
     place only when everything succeeded, so a failure leaves `dest` exactly
     as it was.
     """
-    dest = Path(os.path.abspath(dest))  # normalises '..' without resolving a symlinked DEST
+    dest = Path(os.path.abspath(dest))  # noqa: PTH100 - normalises ".." without resolving a symlinked DEST
     _check_destination(dest)
     source = template or default_source()
     answers = coerce(load_questions(source, vcs_ref), data)

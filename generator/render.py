@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,12 @@ from typing import Any
 
 import yaml
 from copier import run_copy
-from copier.errors import CopierError, DirtyLocalWarning
+from copier.errors import CopierError
 
 from generator.answers import coerce
 from generator.copier_errors import as_gosvc_error
 from generator.errors import InvalidInputError
-from generator.template import default_source, load_questions
+from generator.template import default_source, load_questions, uncommitted_template_changes_allowed
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -57,8 +56,7 @@ def new_project(
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gosvc-", dir=_existing_ancestor(dest)))
     staging.chmod(0o777 & ~_current_umask())
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DirtyLocalWarning)
+        with uncommitted_template_changes_allowed():
             run_copy(
                 src_path=source,
                 dst_path=staging,

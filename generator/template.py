@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,20 @@ def _is_git_work_tree(path: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+@contextlib.contextmanager
+def uncommitted_template_changes_allowed() -> Iterator[None]:
+    """Render from a template clone with uncommitted changes without Copier's warning about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DirtyLocalWarning)
+        yield
+
+
 def load_questions(source: str, vcs_ref: str | None) -> dict[str, Question]:
     """The questions of the template at `source` and `vcs_ref`."""
     template = Template(url=source, ref=vcs_ref)
     try:
         # Copier tells about the ref it picks again when it renders; say it once.
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore", DirtyLocalWarning)
+        with uncommitted_template_changes_allowed(), contextlib.redirect_stderr(io.StringIO()):
             questions = template.questions_data
     except (CopierError, OSError, ValueError) as error:
         raise TemplateSourceError(f"cannot read the template at {source}: {error}") from error

@@ -14,14 +14,13 @@ update per process at a time (`gosvc fleet` runs each in its own process).
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from copier import run_update
-from copier.errors import CopierError, DirtyLocalWarning, TaskError, UserMessageError
+from copier.errors import CopierError, TaskError, UserMessageError
 from packaging.version import Version
 
 from generator import git
@@ -29,7 +28,7 @@ from generator.answers import coerce
 from generator.copier_errors import as_gosvc_error
 from generator.errors import GosvcError, InvalidInputError
 from generator.render import ANSWERS_FILE, read_answers
-from generator.template import load_questions
+from generator.template import load_questions, uncommitted_template_changes_allowed
 
 ConflictStyle = Literal["inline", "rej"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
@@ -210,8 +209,7 @@ def _refuse_dirty(top: Path) -> None:
 def _run_copier(
     project: Path, answers: Mapping[str, Any], *, vcs_ref: str | None, conflict: ConflictStyle, quiet: bool
 ) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DirtyLocalWarning)
+    with uncommitted_template_changes_allowed():
         run_update(
             dst_path=project,
             data=dict(answers),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 from copier._main import Worker
 from copier.errors import TaskError
 
+from generator import checks
 from generator.cli import main
 from generator.update import ConflictStyle, DirtyRepositoryError, UpdateFailedError, update_project
 from tests.conftest import git
@@ -257,10 +256,5 @@ def test_the_generated_repository_asks_renovate_for_template_updates(team_projec
     config = json.loads(config_file.read_text())
     assert config["copier"]["enabled"] is True
     assert config["copier"]["ignoreScripts"] is False, "migrations need `copier update --trust`"
-    checker = shutil.which("check-jsonschema")
-    if checker is None:
-        pytest.skip("check-jsonschema is not installed")
-    checked = subprocess.run(
-        [checker, "--builtin-schema", "vendor.renovate", str(config_file)], capture_output=True, text=True, check=False
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    [checked] = checks.run_checks(team_project, ["renovate-schema"])
+    assert checked.status == checks.PASS, checked.output

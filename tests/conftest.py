@@ -14,8 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from generator.render import NewProject, new_project
+
+# Property-based tests: bounded and derandomized in CI (the default); HYPOTHESIS_PROFILE=long runs
+# BUDGET_SCALE times as many examples, randomized, for a longer local search.
+BUDGET_SCALE = 20
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", derandomize=False, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def budget(examples: int) -> int:
+    """How many examples a property test runs: `examples` in CI, more under the long profile."""
+    return examples * (BUDGET_SCALE if settings.default.derandomize is False else 1)
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GIT_IDENTITY = {

@@ -25,7 +25,7 @@ from tests.conftest import git, snapshot_template
 SERVICE = "orders-api"
 CONFIGMAP = "deploy/base/configmap.yaml"
 HANDLER = "internal/api/hello.go"
-OVERLAY = "deploy/overlays/prod/replicas.yaml"
+OVERLAY = "deploy/overlays/prod/kustomization.yaml"
 OLD_COMPOSE, NEW_COMPOSE = "docker-compose.yml", "compose.yaml"
 DELETED_BY_TEAM = ".dockerignore"
 REMOVED_BY_TEMPLATE = ".yamllint.yml"
@@ -39,7 +39,7 @@ TEAM_FILES = {
 TEAM_GREETING = "Greetings from the orders team"
 TEAM_ENV = "  FEATURE_FLAGS: checkout-v2"
 TEAM_LOG_LEVEL = "  LOG_LEVEL: debug"
-TEAM_MIN_REPLICAS = "minReplicas: 6"
+TEAM_MIN_REPLICAS = "path: /spec/minReplicas\n        value: 6"
 TEAM_COMPOSE_ENV = "      FEATURE_FLAGS: checkout-v2"
 V2_CONFIG = "  GOMEMLIMIT: 100MiB"
 V2_COMPOSE_NAME = "name: {{ service_name }}"
@@ -126,9 +126,7 @@ def edit_as_a_team(project: Path) -> None:
     text = _replace_line(configmap.read_text(), "LOG_LEVEL:", TEAM_LOG_LEVEL)
     configmap.write_text(text.replace("\ndata:\n", f"\ndata:\n{TEAM_ENV}\n", 1))
     overlay = project / OVERLAY
-    overlay.write_text(
-        re.sub(r"(?m)^(\s*)(minReplicas|replicas): \d+$", rf"\g<1>{TEAM_MIN_REPLICAS}", overlay.read_text())
-    )
+    overlay.write_text(re.sub(r"path: /spec/minReplicas\n\s+value: \d+", TEAM_MIN_REPLICAS, overlay.read_text()))
     compose = project / OLD_COMPOSE
     compose.write_text(re.sub(r"(?m)^(\s*)environment:\n", rf"\g<0>{TEAM_COMPOSE_ENV}\n", compose.read_text(), count=1))
     (project / DELETED_BY_TEAM).unlink()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from generator import checks
 from generator.matrix import CHOICES, Variant, pairwise
 from generator.render import new_project
+from tests.conftest import budget
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +89,7 @@ def _bytes(quantity: str) -> int:
     return int(quantity)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(3), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answers=valid_answers())
 def test_random_valid_answers_pass_every_check(answers: dict[str, Any], template_repo: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:

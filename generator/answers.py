@@ -2,21 +2,37 @@
 
 Copier validates each answer against its question's rule; what it cannot do
 is name the question when a value has the wrong type or the key is unknown.
+Text answers keep the text the user wrote: a data file's `description: yes`
+is the word "yes", never the boolean true.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from generator.errors import InvalidAnswerError, InvalidInputError
+from generator.errors import InvalidAnswerError, InvalidInputError, shown_value
 from generator.template import Question
+from generator.yamlfile import load_mapping
 
 _TRUE = {"true", "yes", "on", "y", "1"}
 _FALSE = {"false", "no", "off", "n", "0"}
+_LONGEST_NUMBER = 40
+"""Characters of a whole-number answer read at most: no answer needs more, and int() of a huge text is slow."""
+
+IDENTITY_QUESTIONS = ("service_name", "module_path")
+"""Answers that name one service: a new service never takes them from another service's answers file."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """The answers a data file gives, and the ones it held but does not give."""
+
+    answers: dict[str, Any]
+    withheld: tuple[str, ...] = ()
 
 
 def parse_data_args(items: Iterable[str]) -> dict[str, str]:
@@ -25,24 +41,24 @@ def parse_data_args(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidInputError(f"--data expects KEY=VALUE, got {item!r}")
+            raise InvalidInputError(f"--data expects KEY=VALUE, got {shown_value(item)}")
         data[key.strip()] = value
     return data
 
 
-def load_data_file(path: Path) -> dict[str, Any]:
-    """A YAML mapping of answers, such as a saved .copier-answers.yml."""
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInputError(f"cannot read --data-file {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"--data-file {path} is not valid YAML: {error}") from error
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise InvalidInputError(f"--data-file {path} must hold a mapping of question: answer")
-    return {str(key): value for key, value in loaded.items() if not str(key).startswith("_")}
+def load_data_file(path: Path, *, identity: bool = False) -> DataFile:
+    """A YAML mapping of answers, such as another service's .copier-answers.yml.
+
+    A Copier answers file describes another service: its service name and
+    module path are withheld unless `identity` asks for them.
+    """
+    loaded = load_mapping(path, "--data-file", as_text=True)
+    answers = {key: value for key, value in loaded.items() if not key.startswith("_")}
+    is_answers_file = "_src_path" in loaded or "_commit" in loaded
+    withheld = tuple(name for name in IDENTITY_QUESTIONS if name in answers and is_answers_file and not identity)
+    for name in withheld:
+        del answers[name]
+    return DataFile(answers=answers, withheld=withheld)
 
 
 def coerce(questions: Mapping[str, Question], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +68,7 @@ def coerce(questions: Mapping[str, Question], data: Mapping[str, Any]) -> dict[s
         question = questions.get(name)
         if question is None:
             known = ", ".join(sorted(questions))
-            raise InvalidInputError(f"unknown question {name!r}; the questions are: {known}")
+            raise InvalidInputError(f"unknown question {shown_value(name)}; the questions are: {known}")
         coerced[name] = _coerce_one(question, value)
     return coerced
 
@@ -64,33 +80,34 @@ def _coerce_one(question: Question, value: Any) -> Any:
         converted = _to_bool(question.name, value)
     elif question.type == "str":
         if isinstance(value, (dict, list)) or value is None:
-            raise InvalidAnswerError(question.name, f"must be text (got {value!r})")
+            raise InvalidAnswerError(question.name, f"must be text (got {type(value).__name__})")
         converted = str(value)
     else:
         converted = value
     if question.choices and converted not in question.choices:
         allowed = ", ".join(str(choice) for choice in question.choices)
-        raise InvalidAnswerError(question.name, f"must be one of {allowed} (got {value!r})")
+        raise InvalidAnswerError(question.name, f"must be one of {allowed} (got {shown_value(value)})")
     return converted
 
 
 def _to_int(name: str, value: Any) -> int:
+    """A whole number as Copier reads one (Python's int(): digits of any script, `_` between them), bounded."""
     if isinstance(value, bool):
         raise InvalidAnswerError(name, f"must be a whole number (got {value!r})")
     if isinstance(value, int):
         return value
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    raise InvalidAnswerError(name, f"must be a whole number (got {value!r})")
+    if isinstance(value, str) and len(value) <= _LONGEST_NUMBER:
+        with contextlib.suppress(ValueError):
+            return int(value)
+    raise InvalidAnswerError(name, f"must be a whole number (got {shown_value(value)})")
 
 
 def _to_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else ""
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise InvalidAnswerError(name, f"must be true or false (got {value!r})")
+    raise InvalidAnswerError(name, f"must be true or false (got {shown_value(value)})")

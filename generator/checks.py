@@ -206,15 +206,23 @@ CHECKS: tuple[Check, ...] = (
 _COST = {"go-test": 0, "golangci-lint": 1, "go-build": 2, "go-vet": 3, "jenkinsfile": 4}
 
 
+def names() -> str:
+    """The names of every check, for messages."""
+    return ", ".join(check.name for check in CHECKS)
+
+
 def select(only: Sequence[str] | None) -> list[Check]:
-    """The checks named in `only` (all when None); an unknown name is an input error."""
-    if not only:
+    """The checks named in `only` (all when None); an unknown name, or naming none, is an input error."""
+    if only is None:
         return list(CHECKS)
+    if not only:
+        raise InvalidInputError(f"no check named; the checks are: {names()}")
     known = {check.name: check for check in CHECKS}
     unknown = [name for name in only if name not in known]
     if unknown:
-        raise InvalidInputError(f"unknown check {', '.join(unknown)}; the checks are: {', '.join(known)}")
-    return [known[name] for name in only]
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise InvalidInputError(f"unknown check {shown}; the checks are: {names()}")
+    return [known[name] for name in dict.fromkeys(only)]
 
 
 def run_checks(
@@ -228,6 +236,8 @@ def run_checks(
     repo = Path(repo)
     if not repo.is_dir():
         raise InvalidInputError(f"{repo} is not a folder")
+    if jobs is not None and jobs < 1:
+        raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
     chosen = select(only)
     ordered = sorted(chosen, key=lambda check: _COST.get(check.name, 10))
     workers = jobs or max(2, (os.cpu_count() or 2))
@@ -250,6 +260,9 @@ def _run_one(check: Check, repo: Path, progress: Callable[[Result], None]) -> Re
             status, output = MISSING, str(error)
         except GosvcError as error:  # the check could not read what it checks, such as the answers file
             status, output = FAIL, str(error)
+        except (OSError, UnicodeError, ValueError, LookupError, TypeError, AttributeError) as error:
+            # A file edited so that the check cannot read it is what a check exists to report.
+            status, output = FAIL, f"cannot read the repository: {type(error).__name__}: {error}"
         result = Result(check.name, status, round(time.monotonic() - started, 2), output)
     progress(result)
     return result

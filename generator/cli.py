@@ -10,39 +10,81 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from generator import __version__, checks, tools
-from generator.answers import load_data_file, parse_data_args
-from generator.errors import GosvcError, InvalidInputError, ToolMissingError
-from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_update
+from generator.answers import IDENTITY_QUESTIONS, load_data_file, parse_data_args
+from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line, printable
+from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
 from generator.render import new_project
+from generator.signals import Terminated, terminations_raise
 from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
 Handler = Callable[[argparse.Namespace], int]
+DEBUG_ENV_VAR = "GOSVC_DEBUG"
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE: a defect in gosvc, not something the user did
+
+
+class UsageError(InvalidInputError):
+    """The command line itself is wrong: an unknown option, a missing or malformed argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one-line gosvc errors instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
     try:
-        return handler(args)
+        args = _parser().parse_args(argv)
+        handler: Handler = args.handler
+        # SIGTERM and SIGHUP unwind like Ctrl-C, so that every command cleans up what it was writing.
+        with terminations_raise():
+            return handler(args)
     except GosvcError as error:
-        print(f"gosvc: {error}", file=sys.stderr)
+        _fail(one_line(str(error)))
         return error.exit_code
     except KeyboardInterrupt:
-        print("gosvc: interrupted", file=sys.stderr)
+        _fail("interrupted")
         return 130
+    except Terminated as error:
+        _fail(str(error))
+        return error.exit_code
+    except BrokenPipeError:
+        # The reader of standard output went away (`gosvc ... | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as error:
+        if os.environ.get(DEBUG_ENV_VAR):
+            raise
+        _fail(
+            f"internal error, please report it: {type(error).__name__}: {one_line(str(error), 300)} "
+            f"(set {DEBUG_ENV_VAR}=1 to see where)"
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+def _fail(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"gosvc: {message}", file=sys.stderr)
+
+
+def _positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text[:20]!r})")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gosvc",
         description="Generate and keep Go microservices for Kubernetes from one Copier template.",
     )
     parser.add_argument("--version", action="version", version=f"gosvc {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=_Parser)
 
     new = commands.add_parser("new", help="generate a new service repository")
     new.add_argument("dest", type=Path, metavar="DEST", help="folder to create (must not exist, or be empty)")
@@ -54,7 +96,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="answer a question up front (repeatable)",
     )
-    new.add_argument("--data-file", type=Path, metavar="FILE", help="YAML file of answers")
+    new.add_argument(
+        "--data-file",
+        type=Path,
+        metavar="FILE",
+        help="YAML file of answers, such as another service's .copier-answers.yml "
+        f"(its {' and '.join(IDENTITY_QUESTIONS)} are not taken)",
+    )
+    new.add_argument(
+        "--identity-from-data-file",
+        action="store_true",
+        help=f"take {' and '.join(IDENTITY_QUESTIONS)} from an answers file given as --data-file too",
+    )
     new.add_argument(
         "--defaults", action="store_true", help="never prompt: take the default of every unanswered question"
     )
@@ -66,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run every check that applies to a generated repository")
     check.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
     check.add_argument("--only", metavar="NAME,...", help="run only these checks (comma-separated)")
-    check.add_argument("--jobs", type=int, metavar="N", help="checks run at once (default: CPU count)")
+    check.add_argument("--jobs", type=_positive, metavar="N", help="checks run at once (default: CPU count)")
     check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
     check.set_defaults(handler=_check)
 
@@ -88,7 +141,15 @@ def _new(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             "answers are needed but standard input is not a terminal: pass --defaults and/or --data"
         )
-    data: dict[str, Any] = load_data_file(args.data_file) if args.data_file else {}
+    data: dict[str, Any] = {}
+    if args.data_file:
+        from_file = load_data_file(args.data_file, identity=args.identity_from_data_file)
+        data.update(from_file.answers)
+        if from_file.withheld:
+            _fail(
+                f"note: not taking {' and '.join(from_file.withheld)} from {args.data_file}: it is another service's "
+                "answers file (give them with --data, or pass --identity-from-data-file)"
+            )
     data.update(parse_data_args(args.data))
     started = time.monotonic()
     project = new_project(
@@ -117,7 +178,11 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    only = None
+    if args.only is not None:
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        if not only:
+            raise InvalidInputError(f"--only names no check (got {args.only!r}); the checks are: {checks.names()}")
     width = max(len(check.name) for check in checks.CHECKS)
 
     def progress(result: checks.Result) -> None:
@@ -169,7 +234,7 @@ def _tools_list(args: argparse.Namespace) -> int:
     return 0 if all(row["path"] for row in rows) else 2
 
 
-def _add_update(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_update(commands: argparse._SubParsersAction[_Parser]) -> None:
     update = commands.add_parser(
         "update",
         help="update a generated repository to a newer template version",
@@ -192,7 +257,7 @@ def _add_update(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     update.set_defaults(handler=_update)
 
 
-def _add_fleet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_fleet(commands: argparse._SubParsersAction[_Parser]) -> None:
     fleet = commands.add_parser("fleet", help="every service repository under a folder: versions and updates")
     fleet_commands = fleet.add_subparsers(title="commands", metavar="COMMAND", required=True)
     status = fleet_commands.add_parser("status", help="template version and state of every repository under ROOT")
@@ -206,7 +271,9 @@ def _add_fleet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         command.add_argument("root", type=Path, metavar="ROOT", help="folder holding the service repositories")
         command.add_argument("--template", metavar="SRC", help="the template (default: this gosvc's clone)")
         command.add_argument("--json", action="store_true", help="print the result as JSON")
-    update.add_argument("--jobs", type=int, default=2, metavar="N", help="repositories updated at once (default: 2)")
+    update.add_argument(
+        "--jobs", type=_positive, default=2, metavar="N", help="repositories updated at once (default: 2)"
+    )
     update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
     status.set_defaults(handler=_fleet_status)
     update.set_defaults(handler=_fleet_update)
@@ -233,12 +300,18 @@ def _update_as_json(result: UpdateResult) -> dict[str, Any]:
         "from": result.from_version,
         "to": result.to_version,
         "changed": list(result.changed),
-        "conflicts": [{"path": conflict.path, "rej": conflict.rej} for conflict in result.conflicts],
+        "conflicts": [
+            {"path": conflict.path, "rej": conflict.rej, "deleted_by_template": conflict.deleted_by_template}
+            for conflict in result.conflicts
+        ],
+        "recovered": result.recovered,
     }
 
 
 def _print_update(result: UpdateResult, seconds: float) -> None:
     name = result.service_name or result.project.name
+    if result.recovered:
+        print(f"Recovered first: {result.recovered}")
     if result.status == "up to date":
         print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
         return
@@ -265,11 +338,12 @@ def _fleet_status(args: argparse.Namespace) -> int:
                 "clean": None if repo.dirty is None else not repo.dirty,
                 "state": repo.state,
                 "skipped": repo.skipped,
+                "attention": repo.attention,
             }
             for repo in status.repos
         ]
         _print_json({"root": str(status.root), "template": status.template, "newest": status.newest, "repos": repos})
-        return 0
+        return fleet_status_exit_status(status)
     rows = [("PATH", "SERVICE", "VERSION", "NEWEST", "TREE", "STATE")]
     for repo in status.repos:
         tree = {None: "-", True: "dirty", False: "clean"}[repo.dirty]
@@ -286,7 +360,7 @@ def _fleet_status(args: argparse.Namespace) -> int:
         )
     _print_table(rows)
     print(f"{len(status.repos)} repositories under {status.root}; newest template version {status.newest or 'unknown'}")
-    return 0
+    return fleet_status_exit_status(status)
 
 
 def _fleet_update(args: argparse.Namespace) -> int:
@@ -307,6 +381,8 @@ def _fleet_update(args: argparse.Namespace) -> int:
                     "from": result.from_version,
                     "to": result.to_version,
                     "conflicts": list(result.conflicts),
+                    "recovered": result.recovered,
+                    "attention": result.attention,
                 }
                 for result in results
             ]
@@ -319,8 +395,9 @@ def _fleet_update(args: argparse.Namespace) -> int:
 
 
 def _outcome_text(result: RepoUpdate) -> str:
+    recovered = " after undoing an interrupted update" if result.recovered else ""
     if result.outcome == "updated":
-        return f"updated ({result.from_version} -> {result.to_version})"
+        return f"updated ({result.from_version} -> {result.to_version}){recovered}"
     if result.outcome == "conflicts":
         return f"conflicts ({', '.join(result.conflicts)})"
     if result.outcome in ("failed", "skipped"):
@@ -337,6 +414,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))

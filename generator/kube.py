@@ -6,19 +6,24 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.errors import ToolMissingError
+from generator.errors import ToolMissingError, one_line
 from generator.outcome import Outcome
 from generator.render import read_answers
 from generator.tools import TOOLS, find, tool_environment
 
 # Oldest minor still in providers' standard support, oldest upstream-supported, newest.
 KUBERNETES_VERSIONS = ("1.33.0", "1.35.0", "1.37.0")
+
+BUILD_FAILED = "does not build"
+DEPLOY = "deploy"
+"""The folder holding the kustomizations, relative to the repository."""
 
 # Route patterns as Go source writes them: "GET /healthz", or "GET "+healthzPath with a constant.
 _ROUTE_LITERAL = re.compile(r'"(?:GET|HEAD) (/[^"\s]*)"')
@@ -43,7 +48,7 @@ class RenderError(Exception):
 
 def kustomizations(repo: Path) -> list[Path]:
     """The base and every overlay, relative to the repository."""
-    deploy = repo / "deploy"
+    deploy = repo / DEPLOY
     found = [path.parent for path in sorted(deploy.rglob("kustomization.yaml"))]
     return [path.relative_to(repo) for path in found]
 
@@ -74,6 +79,24 @@ def _render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
         except RenderError as error:
             problems.append(str(error))
     return rendered, problems
+
+
+def kustomization_problems(project: Path) -> dict[str, frozenset[str]]:
+    """For each kustomization: whether kustomize builds it, and what in it disagrees (as the consistency check
+    reports it). Updates compare this before and after."""
+    folders = kustomizations(project)
+    served = served_paths(project)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda folder: _problems_of(project, folder, served), folders))
+    return {str(folder): problems for folder, problems in zip(folders, found, strict=True)}
+
+
+def _problems_of(project: Path, folder: Path, served: set[str]) -> frozenset[str]:
+    try:
+        rendered = render(project, folder)
+    except RenderError as error:
+        return frozenset({f"{BUILD_FAILED}: {one_line(str(error), 300)}"})
+    return frozenset(_readable(_agreements(rendered, served)))
 
 
 def validate_schemas(repo: Path) -> Outcome:
@@ -112,29 +135,48 @@ def check_consistency(repo: Path) -> Outcome:
     served = served_paths(repo)
     rendered, problems = _render_all(repo)
     for kustomization in rendered:
-        problems += [f"{kustomization.name}: {p}" for p in _agreements(kustomization, served)]
+        problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
     base = next((r for r in rendered if r.name == str(Path("deploy") / "base")), None)
     if base is None:
         problems.append("deploy/base is missing")
     else:
-        problems += [f"deploy/base: {p}" for p in _matches_answers(base, answers)]
+        problems += [f"deploy/base: {p}" for p in _readable(_matches_answers(base, answers))]
     return Outcome(not problems, "\n".join(problems) or f"{len(rendered)} kustomizations agree")
 
 
 def served_paths(repo: Path) -> set[str]:
     """Paths the Go service routes GET requests to, read from its route patterns."""
     sources = sorted(repo.glob("internal/**/*.go")) + sorted(repo.glob("cmd/**/*.go"))
-    text = "\n".join(s.read_text(encoding="utf-8") for s in sources if not s.name.endswith("_test.go"))
+    text = "\n".join(
+        s.read_text(encoding="utf-8", errors="replace") for s in sources if not s.name.endswith("_test.go")
+    )
     constants = dict(_PATH_CONSTANT.findall(text))
     paths = set(_ROUTE_LITERAL.findall(text))
     paths.update(constants[name] for name in _ROUTE_CONSTANT.findall(text) if name in constants)
     return {path.replace("{$}", "") for path in paths}
 
 
+def _readable(found: Iterator[str]) -> list[str]:
+    """The problems `found` yields; an object too malformed to check is one problem more, never a crash."""
+    problems: list[str] = []
+    try:
+        problems.extend(found)
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        problems.append(f"an object lacks a field or has one of the wrong type ({type(error).__name__}: {error})")
+    return problems
+
+
+# What every kustomization renders: one of each, so that none can go missing unnoticed.
+REQUIRED_KINDS = ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy")
+
+
 def _agreements(rendered: Rendered, served: set[str]) -> Iterator[str]:
+    for kind in REQUIRED_KINDS:
+        count = len(rendered.of_kind(kind))
+        if count != 1:
+            yield f"expected one {kind}, found {count}"
     deployments = rendered.of_kind("Deployment")
     if len(deployments) != 1:
-        yield f"expected one Deployment, found {len(deployments)}"
         return
     deployment = deployments[0]
     pod = deployment["spec"]["template"]

@@ -202,7 +202,7 @@ def test_unknown_check_name_is_an_input_error(pristine: dict[str, Path], capsys:
     status = main(["check", str(pristine["github-actions"]), "--only", "yamllint,nope"])
 
     assert status == 2
-    assert "unknown check nope" in capsys.readouterr().err
+    assert "unknown check 'nope'" in capsys.readouterr().err
 
 
 def test_missing_tool_exits_2_naming_it_and_how_to_install(

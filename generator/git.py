@@ -23,7 +23,17 @@ class GitError(GosvcError):
     """A git command failed."""
 
 
-def run(repo: Path, *args: str, stdin: str | None = None) -> str:
+class DubiousOwnershipError(InvalidInputError):
+    """git refuses a repository that belongs to another user (its `safe.directory` check)."""
+
+    def __init__(self, repo: Path | str) -> None:
+        super().__init__(
+            f"git refuses to work in {repo}: it belongs to another user than the one running gosvc; "
+            f"if you trust it, run `git config --global --add safe.directory {repo}` and try again"
+        )
+
+
+def run(repo: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run git in `repo`; return its standard output, raise GitError on failure."""
     result = subprocess.run(
         ["git", *args],
@@ -31,12 +41,22 @@ def run(repo: Path, *args: str, stdin: str | None = None) -> str:
         input=stdin,
         capture_output=True,
         text=True,
+        errors="surrogateescape",
         check=False,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", **(env or {})},
     )
     if result.returncode != 0:
+        refuse_dubious_ownership(result.stderr)
         raise GitError(f"git {args[0]} failed in {repo}: {_reason(result.stderr) or f'exit {result.returncode}'}")
     return result.stdout
+
+
+def refuse_dubious_ownership(stderr: str) -> None:
+    """Raise DubiousOwnershipError when git's output says it refused a repository owned by someone else."""
+    marker = "detected dubious ownership in repository at '"
+    if marker in stderr:
+        repo = stderr.split(marker, 1)[1].split("'", 1)[0]
+        raise DubiousOwnershipError(repo.removesuffix("/.git"))
 
 
 def _reason(stderr: str) -> str:
@@ -57,6 +77,26 @@ def toplevel(path: Path) -> Path:
         raise InvalidInputError(
             f"{path} is not inside a git repository; gosvc updates only git-tracked projects"
         ) from error
+
+
+def git_dir(repo: Path) -> Path:
+    """The git folder of the work tree at `repo` (its own one for a linked work tree)."""
+    return Path(run(repo, "rev-parse", "--absolute-git-dir").strip())
+
+
+def current_branch(repo: Path) -> str | None:
+    """The branch checked out, or None when HEAD is detached."""
+    try:
+        return run(repo, "symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
+    except GitError:
+        return None
+
+
+def head_or_none(repo: Path) -> str | None:
+    try:
+        return run(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
+    except GitError:
+        return None
 
 
 def head(repo: Path) -> str:
@@ -141,6 +181,74 @@ def _blob_at_head(repo: Path, path: str) -> str | None:
         return None
 
 
+def tracked_blobs(repo: Path, commit: str = "HEAD") -> dict[str, str]:
+    """Path -> blob id of every file in `commit`."""
+    listed = run(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+    blobs: dict[str, str] = {}
+    for entry in filter(None, listed.split("\0")):
+        meta, path = entry.split("\t", 1)
+        kind, blob = meta.split()[1:3]
+        if kind == "blob":
+            blobs[path] = blob
+    return blobs
+
+
+def blob_id(repo: Path, path: Path) -> str:
+    """The id git would give the file at `path` (outside the repository, or inside it)."""
+    return run(repo, "hash-object", "--no-filters", "--", str(path)).strip()
+
+
+def write_blob(repo: Path, content: bytes) -> str:
+    result = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=content, capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise GitError(f"git hash-object failed in {repo}: {_reason(result.stderr.decode(errors='replace'))}")
+    return result.stdout.decode().strip()
+
+
+def mark_deleted_by_them(repo: Path, path: str, base_blob: str | None, mode: str = "100644") -> None:
+    """Record `path` as a modify/delete conflict: the work tree keeps the team's file, `git status` says
+    "deleted by them" until someone resolves it."""
+    ours = _blob_at_head(repo, path)
+    lines = [f"0 {'0' * 40}\t{path}"]
+    if base_blob is not None:
+        lines.append(f"{mode} {base_blob} 1\t{path}")
+    if ours is not None:
+        lines.append(f"{mode} {ours} 2\t{path}")
+    run(repo, "update-index", "--index-info", stdin="\n".join(lines) + "\n")
+
+
+def ignored_entries(repo: Path) -> list[str]:
+    """Ignored files and folders (a wholly ignored folder as one entry), as `git status --ignored` lists them."""
+    listed = run(repo, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
+    return sorted(filter(None, listed.split("\0")))
+
+
+def snapshot(repo: Path, ref: str, message: str) -> str | None:
+    """Commit the whole work tree (untracked files too, ignored ones aside) under `ref`, without touching
+    the index, the branch or the files; None when the work tree equals HEAD."""
+    with tempfile.TemporaryDirectory(prefix="gosvc-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        head = head_or_none(repo)
+        if head:
+            run(repo, "read-tree", head, env=env)
+        run(repo, "add", "--all", env=env)
+        tree = run(repo, "write-tree", env=env).strip()
+    if head and run(repo, "rev-parse", f"{head}^{{tree}}").strip() == tree:
+        return None
+    identity = {
+        "GIT_AUTHOR_NAME": "gosvc",
+        "GIT_AUTHOR_EMAIL": "gosvc@localhost",
+        "GIT_COMMITTER_NAME": "gosvc",
+        "GIT_COMMITTER_EMAIL": "gosvc@localhost",
+    }
+    parents = ["-p", head] if head else []
+    commit = run(repo, "commit-tree", tree, *parents, "-m", message, env=identity).strip()
+    run(repo, "update-ref", ref, commit)
+    return commit
+
+
 def tree_paths(repo: Path) -> frozenset[str]:
     """Every file, link and folder in the work tree (the .git folder aside), relative to `repo`."""
     paths: set[str] = set()
@@ -152,18 +260,37 @@ def tree_paths(repo: Path) -> frozenset[str]:
     return frozenset(paths)
 
 
-def restore(repo: Path, commit: str, paths_before: frozenset[str]) -> None:
-    """Put a work tree that was clean at `commit` back as it was.
+def restore(
+    repo: Path,
+    commit: str,
+    *,
+    branch: str | None,
+    paths_before: frozenset[str] | None = None,
+    ignored_before: Iterable[str] = (),
+) -> None:
+    """Put a work tree that was clean at `commit`, on `branch`, back as it was.
 
-    Tracked files, the index and the branch come back from `commit`; whatever
-    appeared since (untracked or ignored) is removed. Only call this for a
+    Tracked files, the index and the branch come back from `commit`; untracked
+    files are removed, and so are ignored ones that were not there before:
+    exactly those when `paths_before` lists every path there was, otherwise
+    those outside the ignored entries of `ignored_before`. Only call this for a
     repository verified clean before the change, or it would discard work.
     """
+    if branch is not None and current_branch(repo) != branch:
+        run(repo, "checkout", "--quiet", "--force", branch)
+    elif branch is None and head_or_none(repo) != commit:
+        run(repo, "checkout", "--quiet", "--force", "--detach", commit)
     run(repo, "reset", "--quiet", "--hard", commit)
-    for name in sorted(tree_paths(repo) - paths_before, key=lambda name: name.count("/")):
+    run(repo, "clean", "--quiet", "--force", "-d")
+    if paths_before is not None:
+        appeared = tree_paths(repo) - paths_before
+    else:
+        kept = set(ignored_before)
+        appeared = frozenset(entry.rstrip("/") for entry in ignored_entries(repo) if entry not in kept)
+    for name in sorted(appeared, key=lambda name: name.count("/")):
         path = repo / name
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            shutil.rmtree(path, ignore_errors=True)
         elif os.path.lexists(path):
             path.unlink()
 

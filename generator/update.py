@@ -2,10 +2,18 @@
 
 `copier update` does the merge: it renders the version the project was made
 from, diffs that against the project to find the team's edits, and replays
-them onto the new version. gosvc adds the guarantees around it: a dirty
-repository is refused, a failed update puts the repository back exactly as it
-was, and every conflict is listed at the end and left unmerged in git, where
-`git status` shows it until someone resolves it.
+them onto the new version. gosvc adds the guarantees around it:
+
+- a dirty repository is refused, and so is a second update while one runs;
+- a failed or interrupted update (an error, Ctrl-C, SIGTERM, SIGHUP) puts the
+  repository back exactly as it was; one killed outright leaves a journal, and
+  the next update puts the repository back before it starts;
+- what Copier would lose is kept: a file the team edited and the template
+  deletes stays, as a modify/delete conflict; a team-owned file is never
+  deleted, and one the team deleted is never brought back;
+- every overlay that built before still builds, and agrees with the base, after;
+- every conflict is listed at the end and left unmerged in git, where `git
+  status` shows it until someone resolves it.
 
 Copier changes the process's working directory while it runs, so run one
 update per process at a time (`gosvc fleet` runs each in its own process).
@@ -13,27 +21,34 @@ update per process at a time (`gosvc fleet` runs each in its own process).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from copier import run_update
+from copier import run_copy, run_update
 from copier.errors import CopierError, TaskError, UserMessageError
 from packaging.version import Version
+from plumbum import local
 
-from generator import git
+from generator import git, journal, kube, signals
 from generator.answers import coerce
 from generator.copier_errors import as_gosvc_error
-from generator.errors import GosvcError, InvalidInputError
+from generator.errors import GosvcError, InvalidInputError, shown_value
 from generator.render import ANSWERS_FILE, read_answers
-from generator.template import load_questions, uncommitted_template_changes_allowed
+from generator.template import TemplateConfig, load_config, local_path, team_owned_matcher
+from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
 
 ConflictStyle = Literal["inline", "rej"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
 EXIT_CONFLICTS = 3
 """Exit status of an update that left conflicts to resolve."""
+MOVED_LOG_ENV_VAR = "GOSVC_MOVED_LOG"
+"""Where hooks/move_file.py notes the files a migration moved, so that their removal is not a conflict."""
+INTERRUPTED_REF = "refs/gosvc/interrupted-update"
 _RELEASE = re.compile(r"^v?\d+\.\d+")
 
 
@@ -49,6 +64,10 @@ class UpdateFailedError(GosvcError):
     """The update broke off; the repository was restored to its last commit."""
 
 
+class OverlaysBrokenError(GosvcError):
+    """After the update, a kustomization that built before no longer builds or no longer agrees with the base."""
+
+
 @dataclass(frozen=True)
 class Conflict:
     """A file the update could not merge on its own."""
@@ -57,9 +76,13 @@ class Conflict:
     """Relative to the repository root; unmerged in git until resolved."""
     rej: str | None = None
     """With --conflict rej: the file holding the hunks that did not apply."""
+    deleted_by_template: bool = False
+    """The template deleted the file and the team had edited it: the team's file is kept."""
 
     @property
     def where(self) -> str:
+        if self.deleted_by_template:
+            return "deleted by the template, kept with your edits"
         return self.rej or "conflict markers"
 
 
@@ -73,6 +96,8 @@ class UpdateResult:
     to_version: str | None
     changed: tuple[str, ...]
     conflicts: tuple[Conflict, ...]
+    recovered: str | None = None
+    """How an interrupted earlier update was undone before this one, if one was."""
 
     @property
     def status(self) -> Literal["updated", "up to date", "conflicts"]:
@@ -101,6 +126,10 @@ class Project:
         name = self.answers.get("service_name")
         return None if name is None else str(name)
 
+    @property
+    def public_answers(self) -> dict[str, Any]:
+        return {key: value for key, value in self.answers.items() if not key.startswith("_")}
+
 
 def load_project(path: Path) -> Project:
     """The generated repository at `path`; bad input if it is not one."""
@@ -113,6 +142,11 @@ def load_project(path: Path) -> Project:
         raise InvalidInputError(
             f"{path / ANSWERS_FILE} lacks {' and '.join(missing)}: it does not say which template version made it"
         )
+    for key in ("_src_path", "_commit"):
+        value = answers[key]
+        if not isinstance(value, str) or not value.isprintable():
+            raise InvalidInputError(f"{path / ANSWERS_FILE}: {key} must be one line of text (got {shown_value(value)})")
+    local_path(answers["_src_path"])  # a ~user that does not exist is bad input, here rather than in Copier
     return Project(path=path, answers=answers)
 
 
@@ -128,7 +162,7 @@ def target_version(source: str, vcs_ref: str | None) -> str | None:
         return vcs_ref
     if _RELEASE.match(vcs_ref):
         known = ", ".join(sorted(tags, key=lambda tag: git.parse_version(tag) or Version("0"))) or "none"
-        raise InvalidInputError(f"the template at {source} has no version {vcs_ref} (its versions: {known})")
+        raise InvalidInputError(f"the template at {source} has no version {vcs_ref[:40]} (its versions: {known})")
     return None
 
 
@@ -157,38 +191,82 @@ def update_project(
     """Update the repository at `dest` to the newest template version (or `vcs_ref`).
 
     Raises DirtyRepositoryError (nothing touched) when the repository has
-    uncommitted or untracked files, InvalidInputError for bad answers or
-    arguments, and UpdateFailedError after restoring the repository when the
-    update breaks off. Conflicts are not errors: they are in the result.
+    uncommitted or untracked files, RepositoryLockedError while another update
+    runs, InvalidInputError for bad answers or arguments, and UpdateFailedError
+    after restoring the repository when the update breaks off. Conflicts are
+    not errors: they are in the result.
     """
     if conflict not in CONFLICT_STYLES:
-        raise InvalidInputError(f"--conflict must be inline or rej (got {conflict!r})")
+        raise InvalidInputError(f"--conflict must be inline or rej (got {shown_value(conflict)})")
     project = load_project(dest)
     top = git.toplevel(project.path)
-    _refuse_dirty(top)
-    commit = git.head(top)
-    target = target_version(project.source, vcs_ref)
-    if vcs_ref is not None:
-        _refuse_downgrade(project, target)
-    answers = coerce(load_questions(project.source, vcs_ref), data) if data else {}
-    if not answers and is_up_to_date(project.version, target):
-        return _result(project, project.answers, changed=(), conflicts=())
-    paths_before = git.tree_paths(top)
-    try:
-        _run_copier(project.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet)
-        conflicts = _settle_conflicts(top, paths_before)
-        changed = tuple(path for _, path in git.status_entries(top))
-        return _result(project, read_answers(project.path), changed=changed, conflicts=conflicts)
-    except BaseException as error:
-        _restore(top, commit, paths_before, error)
-        if not isinstance(error, Exception):  # KeyboardInterrupt and the like: restored, now stop
-            raise
-        raise _explain(error, project.path, commit) from error
+    with signals.terminations_raise(), journal.locked(top):
+        recovered = recover_interrupted(top)
+        if recovered is not None:
+            project = load_project(dest)
+        _refuse_dirty(top)
+        commit = git.head(top)
+        target = target_version(project.source, vcs_ref)
+        if vcs_ref is not None:
+            _refuse_downgrade(project, target)
+        config = load_config(project.source, vcs_ref)
+        answers = coerce(config.questions, data) if data else {}
+        if not answers and is_up_to_date(project.version, target):
+            return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
+        _refuse_stale_team_files(project, answers, config)
+        built_before = kube.kustomization_problems(project.path)
+        paths_before = git.tree_paths(top)
+        record = journal.Journal.begin(top, commit, target)
+        journal.write(top, record)
+        try:
+            moved = _run_copier(project.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet)
+            kept = _keep_team_work(top, project, commit, moved, team_owned_matcher(config.team_owned))
+            conflicts = _settle_conflicts(top, paths_before, {conflict.path for conflict in kept}) + kept
+            _verify_kustomizations(project.path, built_before, conflicts)
+            changed = tuple(path for _, path in git.status_entries(top))
+            result = _result(
+                project, read_answers(project.path), changed=changed, conflicts=conflicts, recovered=recovered
+            )
+            journal.clear(top)
+            return result
+        except BaseException as error:
+            with signals.deferred():
+                _restore(top, commit, record.branch, paths_before, error)
+                journal.clear(top)
+            if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: restored, now stop
+                raise
+            raise _explain(error, project.path, commit, answers_changed=bool(answers)) from error
 
 
-def _restore(top: Path, commit: str, paths_before: frozenset[str], cause: BaseException) -> None:
+def recover_interrupted(top: Path) -> str | None:
+    """Undo an update a journal says was killed half-way; say what was done, or None when there was none.
+
+    Call with the repository's lock held: then no update of it is running.
+    """
+    record = journal.read(top)
+    if record is None:
+        return None
+    head = git.head_or_none(top)
+    if head != record.commit:
+        journal.clear(top)
+        return (
+            f"an update interrupted at commit {record.commit[:12]} ({record.started}) left its journal, but the "
+            f"repository has moved to another commit since; it was left as it is"
+        )
+    (git.git_dir(top) / "index.lock").unlink(missing_ok=True)  # left by a git command the killed update ran
+    saved = git.snapshot(top, INTERRUPTED_REF, f"What an update interrupted at {record.started} had written")
+    git.restore(top, record.commit, branch=record.branch, ignored_before=record.ignored)
+    journal.clear(top)
+    kept = f"; what it had written is kept in {INTERRUPTED_REF}" if saved else ""
+    return (
+        f"an update to template {record.target or 'a new version'} was interrupted ({record.started}, pid "
+        f"{record.pid}); {top} is back at commit {record.commit[:12]} as it was before it{kept}"
+    )
+
+
+def _restore(top: Path, commit: str, branch: str | None, paths_before: frozenset[str], cause: BaseException) -> None:
     try:
-        git.restore(top, commit, paths_before)
+        git.restore(top, commit, branch=branch, paths_before=paths_before)
     except (GosvcError, OSError) as error:
         raise UpdateFailedError(
             f"the update broke off ({cause}) and putting {top} back failed ({error}); "
@@ -206,25 +284,129 @@ def _refuse_dirty(top: Path) -> None:
         )
 
 
+def _refuse_stale_team_files(project: Project, answers: Mapping[str, Any], config: TemplateConfig) -> None:
+    """Refuse a changed name that files the team owns still use: the update re-renders only the template's."""
+    owned = team_owned_matcher(config.team_owned)
+    team_files = {
+        relative: (project.path / relative).read_text(encoding="utf-8", errors="replace")
+        for relative in _project_files(project.path)
+        if owned(relative)
+    }
+    for name, new in answers.items():
+        old = project.answers.get(name)
+        question = config.questions.get(name)
+        if question is None or question.type != "str" or question.choices or not isinstance(old, str):
+            continue
+        if old == new or len(old) < 3:
+            continue
+        # Other answers that hold this one (a registry path holding the organization) are not uses of it.
+        holders = [
+            value
+            for key, value in project.answers.items()
+            if key != name and isinstance(value, str) and old in value and value != old and key not in answers
+        ]
+        holding = [
+            relative for relative, text in team_files.items() if old in _without(text, sorted(holders, key=len)[::-1])
+        ]
+        if holding:
+            shown = ", ".join(holding[:4]) + (f" and {len(holding) - 4} more" if len(holding) > 4 else "")
+            raise UpdateRefusedError(
+                f"changing {name} from {shown_value(old)} to {shown_value(new)} re-renders only the template's "
+                f"files, but files you own still hold {shown_value(old)} ({shown}); change them in a commit first "
+                "(the update keeps them as they are), then run the update again (nothing was changed)"
+            )
+
+
+def _without(text: str, parts: list[str]) -> str:
+    for part in parts:
+        text = text.replace(part, "\0")
+    return text
+
+
+def _project_files(project: Path) -> list[str]:
+    listed = git.run(project, "ls-files", "-z", "--full-name", "--", ".")
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    return [name.removeprefix(prefix) for name in filter(None, listed.split("\0"))]
+
+
 def _run_copier(
     project: Path, answers: Mapping[str, Any], *, vcs_ref: str | None, conflict: ConflictStyle, quiet: bool
-) -> None:
-    with uncommitted_template_changes_allowed():
-        run_update(
-            dst_path=project,
-            data=dict(answers),
+) -> frozenset[str]:
+    """Run `copier update`; return the files its migrations moved elsewhere, relative to the project."""
+    with tempfile.TemporaryDirectory(prefix="gosvc-moved-") as scratch:
+        moved_log = Path(scratch) / "moved"
+        # Copier runs migrations with plumbum's copy of the environment, not os.environ.
+        with local.env(**{MOVED_LOG_ENV_VAR: str(moved_log)}), quiet_about_uncommitted_changes():
+            run_update(
+                dst_path=project,
+                data=dict(answers),
+                defaults=True,
+                overwrite=True,
+                unsafe=True,
+                conflict=conflict,
+                vcs_ref=vcs_ref,
+                quiet=quiet,
+            )
+        moved = moved_log.read_text(encoding="utf-8").splitlines() if moved_log.exists() else []
+    return frozenset(filter(None, moved))
+
+
+def _keep_team_work(
+    top: Path, project: Project, commit: str, moved: frozenset[str], team_owned: Callable[[str], bool]
+) -> tuple[Conflict, ...]:
+    """Undo what Copier did to the team's work; return the modify/delete conflicts this leaves.
+
+    A file deleted by the update comes back: silently when the team owns it, as
+    a modify/delete conflict when the team had edited a file the template
+    deletes. A file the team had deleted and the update brought back goes again.
+    """
+    prefix = git.run(project.path, "rev-parse", "--show-prefix").strip()
+    committed = {path: blob for path, blob in git.tracked_blobs(top, commit).items() if path.startswith(prefix)}
+    deleted = [path for path in committed if not os.path.lexists(top / path) and path[len(prefix) :] not in moved]
+    appeared = [path for status, path in git.status_entries(top) if status == "??" and path.startswith(prefix)]
+    if not deleted and not appeared:
+        return ()
+    conflicts: list[Conflict] = []
+    with tempfile.TemporaryDirectory(prefix="gosvc-previous-") as scratch:
+        previous = _render_previous_version(project, Path(scratch) / "previous")
+        for path in deleted:
+            relative = path[len(prefix) :]
+            before = previous / relative
+            rendered_before = before.is_file() and not before.is_symlink()
+            if not team_owned(relative) and rendered_before and git.blob_id(top, before) == committed[path]:
+                continue  # the template deleted a file the team never changed
+            git.run(top, "checkout", commit, "--", path)
+            if not team_owned(relative):
+                base = git.write_blob(top, before.read_bytes()) if rendered_before else None
+                git.mark_deleted_by_them(top, path, base)
+                conflicts.append(Conflict(path=path, deleted_by_template=True))
+        for path in appeared:
+            relative = path[len(prefix) :]
+            if os.path.lexists(previous / relative) and not (top / path).is_dir():
+                (top / path).unlink()  # the template rendered it before, and the team deleted it
+    return tuple(conflicts)
+
+
+def _render_previous_version(project: Project, dest: Path) -> Path:
+    """The project as the template version it is at rendered it, before the team's edits."""
+    with quiet_about_uncommitted_changes():
+        run_copy(
+            src_path=project.source,
+            dst_path=dest,
+            data=project.public_answers,
+            vcs_ref=project.version,
             defaults=True,
             overwrite=True,
+            quiet=True,
             unsafe=True,
-            conflict=conflict,
-            vcs_ref=vcs_ref,
-            quiet=quiet,
+            skip_tasks=True,
         )
+    return dest
 
 
-def _settle_conflicts(top: Path, paths_before: frozenset[str]) -> tuple[Conflict, ...]:
-    """Every conflict the update left, each one unmerged in git so `git status` shows it."""
-    unmerged = set(git.unmerged_paths(top))
+def _settle_conflicts(top: Path, paths_before: frozenset[str], settled: set[str]) -> tuple[Conflict, ...]:
+    """Every conflict the update left (but those already `settled`), each one unmerged in git."""
+    unmerged = set(git.unmerged_paths(top)) - settled
     rejects = {
         name.removesuffix(".rej"): name
         for name in git.untracked_and_ignored(top)
@@ -238,8 +420,34 @@ def _settle_conflicts(top: Path, paths_before: frozenset[str]) -> tuple[Conflict
     return tuple(Conflict(path=path, rej=rejects.get(path)) for path in paths)
 
 
+def _verify_kustomizations(
+    project: Path, before: Mapping[str, frozenset[str]], conflicts: tuple[Conflict, ...]
+) -> None:
+    """Every kustomization that built and agreed with the base before the update still does.
+
+    Manifests left with conflicts do not build until someone resolves them; the
+    conflicts are reported, and resolving them is when the overlays are checked.
+    """
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    if any(conflict.path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for conflict in conflicts):
+        return
+    after = kube.kustomization_problems(project)
+    for name, problems in after.items():
+        earlier = before.get(name, frozenset())
+        if any(problem.startswith(kube.BUILD_FAILED) for problem in earlier):
+            continue  # broken before the update: not the update's doing
+        new = sorted(problems - earlier)
+        if new:
+            raise OverlaysBrokenError(f"after the update, {name} {new[0]}")
+
+
 def _result(
-    project: Project, answers: Mapping[str, Any], *, changed: tuple[str, ...], conflicts: tuple[Conflict, ...]
+    project: Project,
+    answers: Mapping[str, Any],
+    *,
+    changed: tuple[str, ...],
+    conflicts: tuple[Conflict, ...],
+    recovered: str | None,
 ) -> UpdateResult:
     return UpdateResult(
         project=project.path,
@@ -248,11 +456,20 @@ def _result(
         to_version=str(answers.get("_commit")) if answers.get("_commit") else None,
         changed=changed,
         conflicts=conflicts,
+        recovered=recovered,
     )
 
 
-def _explain(error: Exception, project: Path, commit: str) -> GosvcError:
+def _explain(error: Exception, project: Path, commit: str, *, answers_changed: bool) -> GosvcError:
     restored = f"{project} is back at commit {commit[:12]}, as it was"
+    if isinstance(error, OverlaysBrokenError):
+        advice = (
+            "the overlays are yours: make them build with the new answers in a commit, then update again"
+            if answers_changed
+            else "the overlays are yours: adapt them to the new template version in a commit, then update again"
+        )
+        kind = UpdateRefusedError if answers_changed else UpdateFailedError
+        return kind(f"{error}; {restored}; {advice}")
     if isinstance(error, TaskError):
         command = error.cmd if isinstance(error.cmd, str) else " ".join(map(str, error.cmd))
         return UpdateFailedError(
@@ -264,6 +481,9 @@ def _explain(error: Exception, project: Path, commit: str) -> GosvcError:
         converted = as_gosvc_error(error)
         converted.args = (f"{converted}; {restored}",)
         return converted
+    if isinstance(error, InvalidInputError):
+        error.args = (f"{error}; {restored}",)
+        return error
     if isinstance(error, GosvcError):
         return UpdateFailedError(f"{error}; {restored}")
     return UpdateFailedError(f"the update broke off ({type(error).__name__}: {error}); {restored}")

@@ -21,6 +21,7 @@ team had deleted stays deleted. Run with the project as working directory.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def move(old: str, new: str, *, conflict: str = "inline", answers_file: str = ".copier-answers.yml") -> None:
+    _note_moved(old)
     committed_old, committed_new = _committed(old), _committed(new)
     new_path = Path(new)
     Path(f"{old}.rej").unlink(missing_ok=True)  # the team's own edits, rejected on a file the update deletes
@@ -70,6 +72,14 @@ def move(old: str, new: str, *, conflict: str = "inline", answers_file: str = ".
             _mark_unmerged(new, base, ours, theirs)
     if conflicts:
         print(f"move_file: {new} has conflicts to resolve", file=sys.stderr)
+
+
+def _note_moved(old: str) -> None:
+    """Tell `gosvc update` that OLD went away by this move, so that its removal is no modify/delete conflict."""
+    log = os.environ.get("GOSVC_MOVED_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:  # noqa: PTH123 - a path from the environment
+            handle.write(old + "\n")
 
 
 def _git(

@@ -113,7 +113,7 @@ def test_a_line_both_sides_changed_is_a_visible_conflict(
 
     assert status == 3
     assert report["status"] == "conflicts"
-    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": None}]
+    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": None, "deleted_by_template": False}]
     configmap = (project / CONFIGMAP).read_text()
     assert TEAM_LOG_LEVEL in configmap and V3_LOG_LEVEL in configmap, "both sides are kept"
     assert "<<<<<<< " in configmap and ">>>>>>> " in configmap
@@ -129,7 +129,7 @@ def test_rejected_hunks_are_listed_and_unmerged(
     status, report, _ = run_cli(capsys, str(project), "--conflict", "rej")
 
     assert status == 3
-    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": f"{CONFIGMAP}.rej"}]
+    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": f"{CONFIGMAP}.rej", "deleted_by_template": False}]
     assert V3_LOG_LEVEL in (project / CONFIGMAP).read_text()
     assert TEAM_LOG_LEVEL.strip() in (project / f"{CONFIGMAP}.rej").read_text(), "the team's side is kept"
     assert f"UU {CONFIGMAP}" in git(project, "status", "--porcelain"), "never hidden in a .rej alone"

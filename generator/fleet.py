@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from generator import git
-from generator.errors import GosvcError, InvalidInputError
+from generator import git, journal
+from generator.errors import GosvcError, InvalidInputError, one_line
 from generator.render import ANSWERS_FILE
 from generator.template import default_source
 from generator.update import EXIT_CONFLICTS, is_up_to_date, load_project, target_version
@@ -49,11 +49,17 @@ class RepoStatus:
     """The git work tree holding the repository (several generated projects may share one)."""
     skipped: str | None = None
     """Why the repository is not updated from this template, if it is not."""
+    attention: bool = False
+    """Whether someone must look at it: unreadable, or an update of it was interrupted or is running."""
+    interrupted: bool = False
+    """An update of it was killed half-way; the next update puts it back first."""
 
     @property
     def state(self) -> str:
         if self.skipped:
             return "skipped"
+        if self.interrupted:
+            return "interrupted update"
         if is_up_to_date(self.version or "", self.newest):
             return "up to date"
         return "outdated" if self.newest else "unknown"
@@ -78,6 +84,10 @@ class RepoUpdate:
     from_version: str | None = None
     to_version: str | None = None
     conflicts: tuple[str, ...] = ()
+    recovered: str | None = None
+    """How an interrupted earlier update was undone first, if one was."""
+    attention: bool = False
+    """Skipped for a reason someone must look at (unreadable, an update running)."""
 
 
 Progress = Callable[[RepoUpdate, int, int], None]
@@ -85,13 +95,22 @@ Progress = Callable[[RepoUpdate, int, int], None]
 
 def find_repos(root: Path) -> list[Path]:
     """Folders under `root` holding a Copier answers file, without looking inside one once found."""
+    return [path for path, _ in _walk(root)]
+
+
+def _walk(root: Path) -> list[tuple[Path, str | None]]:
+    """Each repository under `root`, and each folder that could not be searched with the reason."""
     root = Path(root).absolute()
     if not root.is_dir():
         raise InvalidInputError(f"{root} is not a folder")
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+    found: list[tuple[Path, str | None]] = []
+
+    def unreadable(error: OSError) -> None:
+        found.append((Path(error.filename or root), f"cannot search this folder: {error.strerror or error}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
         if ANSWERS_FILE in files:
-            found.append(Path(folder))
+            found.append((Path(folder), None))
             dirs.clear()
         else:
             dirs[:] = sorted(name for name in dirs if name not in _NOT_SEARCHED)
@@ -102,10 +121,15 @@ def fleet_status(root: Path, *, template: str | None = None, jobs: int = 4) -> F
     """The template version, newest version and cleanliness of every repository under `root`."""
     source = template or default_source()
     newest = git.newest_version(git.version_tags(source))
-    repos = find_repos(root)
+    walked = _walk(root)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        statuses = tuple(pool.map(lambda repo: _status(repo, source, newest), repos))
+        statuses = tuple(pool.map(lambda entry: _status(entry[0], entry[1], source, newest), walked))
     return FleetStatus(root=Path(root).absolute(), template=source, newest=newest, repos=statuses)
+
+
+def fleet_status_exit_status(status: FleetStatus) -> int:
+    """1 when a repository needs attention (unreadable, an update interrupted or running), else 0."""
+    return 1 if any(repo.attention for repo in status.repos) else 0
 
 
 def fleet_update(
@@ -146,9 +170,9 @@ def fleet_update(
 
 
 def fleet_exit_status(results: Sequence[RepoUpdate]) -> int:
-    """1 when a repository failed or was refused, else 3 when one has conflicts, else 0."""
+    """1 when a repository failed, was refused or needs attention, else 3 when one has conflicts, else 0."""
     outcomes = {result.outcome for result in results}
-    if outcomes & {"failed", "refused (dirty)"}:
+    if outcomes & {"failed", "refused (dirty)"} or any(result.attention for result in results):
         return 1
     return EXIT_CONFLICTS if "conflicts" in outcomes else 0
 
@@ -180,11 +204,24 @@ def _host_and_path(location: str) -> str:
     return f"{host}/{path.strip('/').removesuffix('.git')}"
 
 
-def _status(repo: Path, source: str, newest: str | None) -> RepoStatus:
+def _status(repo: Path, unsearchable: str | None, source: str, newest: str | None) -> RepoStatus:
+    """One repository's row; whatever is wrong with it is the row's reason, never an error of the fleet."""
+    if unsearchable:
+        return RepoStatus(path=repo, skipped=unsearchable, attention=True)
+    try:
+        return _read_status(repo, source, newest)
+    except GosvcError as error:
+        return RepoStatus(path=repo, skipped=f"unreadable: {one_line(str(error), 300)}", attention=True)
+    except Exception as error:  # a bug must cost one repository, not the fleet
+        reason = f"unreadable: {type(error).__name__}: {one_line(str(error), 300)}"
+        return RepoStatus(path=repo, skipped=reason, attention=True)
+
+
+def _read_status(repo: Path, source: str, newest: str | None) -> RepoStatus:
     try:
         project = load_project(repo)
     except GosvcError as error:
-        return RepoStatus(path=repo, skipped=f"unreadable answers: {error}")
+        return RepoStatus(path=repo, skipped=f"unreadable answers: {one_line(str(error), 300)}", attention=True)
     if not same_template(project.source, source, repo):
         return RepoStatus(
             path=repo,
@@ -194,16 +231,28 @@ def _status(repo: Path, source: str, newest: str | None) -> RepoStatus:
         )
     try:
         worktree: Path | None = git.toplevel(repo)
-        dirty: bool | None = git.is_dirty(repo)
     except GosvcError:
-        worktree, dirty = None, None
+        worktree = None
+    if worktree is None:
+        return RepoStatus(
+            path=repo,
+            service_name=project.service_name,
+            version=project.version,
+            skipped="not in a git repository",
+            attention=True,
+        )
+    interrupted = journal.read(worktree) is not None
+    running = journal.is_locked(worktree)
     return RepoStatus(
         path=repo,
         service_name=project.service_name,
         version=project.version,
         newest=newest,
-        dirty=dirty,
+        dirty=git.is_dirty(repo),
         worktree=worktree,
+        skipped="an update of it is running" if running else None,
+        attention=interrupted or running,
+        interrupted=interrupted,
     )
 
 
@@ -214,24 +263,25 @@ def _update_one(
         return RepoUpdate(path=repo.path, service_name=repo.service_name, outcome=outcome, reason=reason, **details)
 
     if repo.skipped:
-        return ended("skipped", repo.skipped)
+        return ended("skipped", repo.skipped, attention=repo.attention)
     try:
-        if target is not None and is_up_to_date(repo.version or "", target):
+        if target is not None and is_up_to_date(repo.version or "", target) and not repo.interrupted:
             return ended("up to date", from_version=repo.version, to_version=repo.version)
         with turn:
-            if git.is_dirty(git.toplevel(repo.path)):
+            if repo.dirty and not repo.interrupted:
                 return ended("refused (dirty)", "uncommitted changes", from_version=repo.version)
             report = _run_update_process(repo.path, vcs_ref)
     except GosvcError as error:
-        return ended("failed", str(error), from_version=repo.version)
+        return ended("failed", one_line(str(error)), from_version=repo.version)
     except Exception as error:  # a bug must cost one repository, not the fleet
-        return ended("failed", f"{type(error).__name__}: {error}", from_version=repo.version)
+        return ended("failed", one_line(f"{type(error).__name__}: {error}"), from_version=repo.version)
     outcome: Outcome = report["status"]
     return ended(
         outcome,
         from_version=report.get("from"),
         to_version=report.get("to"),
         conflicts=tuple(conflict["path"] for conflict in report.get("conflicts", [])),
+        recovered=report.get("recovered"),
     )
 
 

@@ -1,14 +1,22 @@
-"""`gosvc fleet`: twenty repositories in mixed states, each with the right outcome, two at a time."""
+"""`gosvc fleet`: twenty-five repositories in mixed states, each with the right outcome, two at a time.
+
+Five of them are hostile: an answers file that is not UTF-8, one built to
+explode, a repository an update was killed in, one an update is running in,
+and one outside git. Each gets its own row; none stops the others.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from generator import journal
 from generator.cli import main
 from generator.fleet import find_repos, same_template
 from tests.conftest import git
@@ -32,7 +40,13 @@ FLEET = {
     "conflicting": (3, "conflicts"),
     "foreign": (2, "skipped"),
     "broken": (1, "failed"),
+    "unreadable": (1, "skipped"),
+    "exploding": (1, "skipped"),
+    "interrupted": (1, "updated"),
+    "locked": (1, "skipped"),
+    "nogit": (1, "skipped"),
 }
+NEEDS_ATTENTION = ("unreadable", "exploding", "interrupted", "locked", "nogit")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +56,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fleet(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Twenty repositories under one root, some in nested folders, in the states FLEET names."""
+    """Twenty-five repositories under one root, some in nested folders, in the states FLEET names."""
     seeds = tmp_path_factory.mktemp("seeds")
     outdated = generate(template, seeds / "outdated", "v1.0.0")
     current = generate(template, seeds / "current", "v3.0.0")
@@ -61,7 +75,32 @@ def fleet(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 answers = dest / ".copier-answers.yml"
                 answers.write_text(answers.read_text().replace("_commit: v1.0.0", "_commit: v0.9.0"))
                 commit_all(dest, "answers from an unpublished version")
+            _make_hostile(prefix, dest)
     return root
+
+
+def _make_hostile(prefix: str, dest: Path) -> None:
+    answers = dest / ".copier-answers.yml"
+    if prefix == "unreadable":
+        answers.write_bytes(answers.read_bytes().replace(b"orders-api", b"orders-\xe9pi"))
+        commit_all(dest, "answers saved in Latin-1")
+    elif prefix == "exploding":
+        answers.write_text("a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n" + answers.read_text())
+        commit_all(dest, "answers with aliases")
+    elif prefix == "interrupted":  # killed half-way: a journal, a changed file, a new one
+        journal.write(dest, journal.Journal.begin(dest, git(dest, "rev-parse", "HEAD").strip(), "v3.0.0"))
+        (dest / CONFIGMAP).write_text((dest / CONFIGMAP).read_text() + "  HALF: written\n")
+        (dest / "compose.yaml").write_text("services: {}\n")
+    elif prefix == "nogit":
+        shutil.rmtree(dest / ".git")
+
+
+@pytest.fixture
+def running_update(fleet: Path) -> Iterator[Path]:
+    """The lock of the repository named locked-1, held as a running update holds it."""
+    locked = next(fleet.glob("*/locked-1"))
+    with journal.locked(locked):
+        yield locked
 
 
 def _foreign_repo(dest: Path) -> None:
@@ -82,17 +121,23 @@ def expected_outcome(path: str) -> str:
     return FLEET[Path(path).name.rsplit("-", 1)[0]][1]
 
 
+@pytest.mark.usefixtures("running_update")
 def test_fleet_status_then_update_gives_each_repository_its_line(
     fleet: Path, template: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    untouched = {path: fingerprint(path) for path in fleet.glob("*/*") if path.name.startswith(("dirty", "broken"))}
+    untouched = {
+        path: fingerprint(path)
+        for path in fleet.glob("*/*")
+        if path.name.startswith(("dirty", "broken", "unreadable", "exploding", "locked"))
+    }
 
     status, report, _ = run_fleet(capsys, "status", str(fleet), "--template", str(template))
 
-    assert status == 0
+    assert status == 1, "some repositories need attention"
     assert report["newest"] == "v3.0.0"
     repos = {Path(repo["path"]).name: repo for repo in report["repos"]}
-    assert len(repos) == 20
+    assert len(repos) == 25
+    assert {name for name, repo in repos.items() if repo["attention"]} == {f"{p}-1" for p in NEEDS_ATTENTION}
     assert repos["outdated-1"] | {"path": None} == {
         "path": None,
         "service_name": SERVICE,
@@ -101,7 +146,11 @@ def test_fleet_status_then_update_gives_each_repository_its_line(
         "clean": True,
         "state": "outdated",
         "skipped": None,
+        "attention": False,
     }
+    assert repos["interrupted-1"]["state"] == "interrupted update"
+    assert "UTF-8" in repos["unreadable-1"]["skipped"] and "alias" in repos["exploding-1"]["skipped"]
+    assert "running" in repos["locked-1"]["skipped"] and "git" in repos["nogit-1"]["skipped"]
     assert (repos["current-2"]["state"], repos["dirty-1"]["clean"]) == ("up to date", False)
     assert repos["foreign-1"]["state"] == "skipped"
     assert "gh:acme/python-template" in repos["foreign-1"]["skipped"]
@@ -110,19 +159,23 @@ def test_fleet_status_then_update_gives_each_repository_its_line(
 
     outcomes = {Path(result["path"]).name: result["outcome"] for result in results}
     assert outcomes == {name: expected_outcome(name) for name in outcomes}
-    assert len(outcomes) == 20
+    assert len(outcomes) == 25
     assert status == 1, "a repository failed and some were refused"
-    assert progress.count("[") >= 20 and "[20/20]" in progress, "progress on stderr"
+    assert progress.count("[") >= 25 and "[25/25]" in progress, "progress on stderr"
     by_name = {Path(result["path"]).name: result for result in results}
     assert by_name["conflicting-1"]["conflicts"] == [CONFIGMAP]
     assert (by_name["outdated-3"]["from"], by_name["outdated-3"]["to"]) == ("v1.0.0", "v3.0.0")
     assert "v0.9.0" in by_name["broken-1"]["reason"]
+    assert "interrupted" in by_name["interrupted-1"]["recovered"]
+    assert by_name["interrupted-1"]["to"] == "v3.0.0"
+    interrupted = next(fleet.glob("*/interrupted-1"))
+    assert "HALF" not in (interrupted / CONFIGMAP).read_text() and journal.read(interrupted) is None
     for path, before in untouched.items():
         assert fingerprint(path) == before, f"{path.name} was changed"
     conflicting = next(fleet.glob("*/conflicting-2"))
     assert f"UU {CONFIGMAP}" in git(conflicting, "status", "--porcelain")
 
-    assert main(["fleet", "status", str(fleet), "--template", str(template)]) == 0
+    assert main(["fleet", "status", str(fleet), "--template", str(template)]) == 1
     table = capsys.readouterr().out
     assert "outdated-4" in table and "v3.0.0" in table
 

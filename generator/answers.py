@@ -9,6 +9,7 @@ is the word "yes", never the boolean true.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,8 @@ def coerce(questions: Mapping[str, Question], data: Mapping[str, Any]) -> dict[s
 def _coerce_one(question: Question, value: Any) -> Any:
     if question.type == "int":
         converted: Any = _to_int(question.name, value)
+    elif question.type == "float":
+        converted = _to_float(question.name, value)
     elif question.type == "bool":
         converted = _to_bool(question.name, value)
     elif question.type == "str":
@@ -100,6 +103,24 @@ def _to_int(name: str, value: Any) -> int:
         with contextlib.suppress(ValueError):
             return int(value)
     raise InvalidAnswerError(name, f"must be a whole number (got {shown_value(value)})")
+
+
+def _to_float(name: str, value: Any) -> float:
+    """A number as Copier reads one (Python's float()), bounded in length and finite."""
+    if isinstance(value, bool):
+        raise InvalidAnswerError(name, f"must be a number (got {value!r})")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str) and len(value) <= _LONGEST_NUMBER:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+    else:
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidAnswerError(name, f"must be a number such as 99.9 (got {shown_value(value)})")
+    return number
 
 
 def _to_bool(name: str, value: Any) -> bool:

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+from answers_file import read, write  # the hooks folder is the script's own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def rename(answers_file: Path, old: str, new: str) -> None:
-    text = answers_file.read_text(encoding="utf-8")
-    answers = yaml.safe_load(text) or {}
+    header, answers = read(answers_file)
     if old not in answers or new in answers:
         return  # answered under the new name already, or never asked
-    renamed = {new if key == old else key: value for key, value in answers.items()}
-    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
-    answers_file.write_text(header + yaml.safe_dump(renamed, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write(answers_file, header, {new if key == old else key: value for key, value in answers.items()})
 
 
 if __name__ == "__main__":

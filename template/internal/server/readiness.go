@@ -30,8 +30,11 @@ func handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz answers readiness probes: 503 tells Kubernetes to take the pod
-// out of the Service endpoints, which it does from the moment shutdown starts.
+// handleReadyz answers readiness probes: 503 until the server listens, and
+// again from the moment shutdown starts. A pod that fails readiness while it
+// runs is taken out of the Service's endpoints; a terminating pod is taken out
+// by Kubernetes itself, whatever its readiness, and the drain delay is there
+// for the load balancers that learn of that late.
 func handleReadyz(readiness *Readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if !readiness.Ready() {

@@ -7,17 +7,16 @@ real tool at its pinned version. Adding a check is one entry in CHECKS.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import kube
+from generator import consistency, kube, scanners
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.outcome import Outcome
-from generator.tools import find, groovy_classpath, tool_environment
+from generator.tools import groovy_classpath, run_tool
 
 PASS, FAIL, MISSING, NOT_APPLICABLE = "pass", "fail", "missing", "not-applicable"
 
@@ -49,15 +48,7 @@ def command(*argv: str, silent: bool = False) -> Callable[[Path], Outcome]:
     """A check step that runs a tool; passes on exit 0 (and, with `silent`, no output)."""
 
     def run(repo: Path) -> Outcome:
-        executable = str(find(argv[0]))
-        result = subprocess.run(
-            [executable, *argv[1:]],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=tool_environment(),
-        )
+        result = run_tool(argv[0], *argv[1:], cwd=repo)
         output = (result.stdout + result.stderr).strip()
         passed = result.returncode == 0 and not (silent and output)
         return Outcome(passed, output)
@@ -110,6 +101,13 @@ def _jenkins_declarative(repo: Path) -> Outcome:
     )(repo)
 
 
+def _promtool_tests(repo: Path) -> Outcome:
+    tests = sorted(str(path.relative_to(repo)) for path in (repo / "prometheus").glob("*_test.yml"))
+    if not tests:
+        return Outcome(False, "prometheus/ holds no *_test.yml: the alert rules are untested")
+    return command("promtool", "test", "rules", *tests)(repo)
+
+
 def _shellcheck(repo: Path) -> Outcome:
     scripts = [str(path.relative_to(repo)) for path in _shell_scripts(repo)]
     return command("shellcheck", "--severity=style", *scripts)(repo)
@@ -143,8 +141,21 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "kubernetes-consistency",
         has("deploy"),
-        kube.check_consistency,
+        consistency.check_consistency,
         "selectors, probes, ports and autoscaling agree with the answers",
+    ),
+    Check(
+        "checkov",
+        has("deploy"),
+        scanners.checkov,
+        "checkov on the repository and every rendered overlay (kubernetes, dockerfile, github_actions, "
+        "gitlab_ci): nothing failed, every file scanned, suppressions only with a reason",
+    ),
+    Check(
+        "kube-score",
+        has("deploy"),
+        scanners.kube_score,
+        "kube-score on every rendered overlay: no CRITICAL, no WARNING",
     ),
     Check(
         "prometheus-config",
@@ -157,11 +168,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-rules",
         has("prometheus/alerts.yml"),
-        steps(
-            command("promtool", "check", "rules", "prometheus/alerts.yml"),
-            command("promtool", "test", "rules", "prometheus/alerts_test.yml"),
-        ),
-        "promtool check rules and test rules",
+        steps(command("promtool", "check", "rules", "prometheus/alerts.yml"), _promtool_tests),
+        "promtool check rules, and test rules on every prometheus/*_test.yml",
     ),
     Check(
         "actionlint",
@@ -203,7 +211,15 @@ CHECKS: tuple[Check, ...] = (
 )
 
 # Longest first, so that parallel runs finish sooner.
-_COST = {"go-test": 0, "golangci-lint": 1, "go-build": 2, "go-vet": 3, "jenkinsfile": 4}
+_COST = {
+    "go-test": 0,
+    "prometheus-rules": 1,
+    "golangci-lint": 2,
+    "go-build": 3,
+    "go-vet": 4,
+    "checkov": 5,
+    "jenkinsfile": 6,
+}
 
 
 def names() -> str:

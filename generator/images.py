@@ -8,6 +8,7 @@ listed in the result, never made silently.
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import time
@@ -65,12 +66,14 @@ class BuiltImage:
 
 @dataclass(frozen=True)
 class Served:
-    """What a running container answered through its published port."""
+    """What a running container answered through its published ports."""
 
     healthz_status: int
     metrics_status: int
     metrics: str
+    metrics_on_api_port_status: int
     seconds_to_healthy: float
+    health: str  # what the image's own HEALTHCHECK reported: healthy, or why not
     config_user: str  # Config.User of the container
     process_uids: tuple[str, ...]  # effective user ids of its processes, as the host sees them
 
@@ -205,10 +208,12 @@ def serve_and_probe(
     engine: Engine,
     image: str,
     port: int,
+    metrics_port: int,
     *,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> Served:
-    """Run `image` as a hardened pod would and call /healthz and /metrics through a port published on loopback.
+    """Run `image` as a hardened pod would; call /healthz on the API port and /metrics on the metrics port,
+    both published on loopback, and wait for the image's own HEALTHCHECK to report the container healthy.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
     capabilities and no privilege escalation, as the user its image names.
@@ -220,15 +225,20 @@ def serve_and_probe(
             "run", "--detach", "--name", name,
             "--read-only", "--tmpfs", "/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--publish", f"127.0.0.1::{port}",
+            "--publish", f"127.0.0.1::{port}", "--publish", f"127.0.0.1::{metrics_port}",
+            # The image's HEALTHCHECK, checked every second instead of every ten.
+            "--health-interval", "1s", "--health-start-period", "1s",
             image,
             timeout=60, what=f"cannot start a container of {image}",
         )  # fmt: skip
         base_url = f"http://{_published_address(engine, name, port)}"
+        metrics_url = f"http://{_published_address(engine, name, metrics_port)}"
         started = time.monotonic()
         healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
         seconds_to_healthy = time.monotonic() - started
-        metrics_status, metrics = _get(f"{base_url}/metrics")
+        metrics_status, metrics = _get(f"{metrics_url}/metrics")
+        metrics_on_api_port_status, _ = _get(f"{base_url}/metrics")
+        health = _wait_for_health_check(engine, name, startup_timeout)
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
         uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
@@ -240,15 +250,18 @@ def serve_and_probe(
         healthz_status=healthz,
         metrics_status=metrics_status,
         metrics=metrics,
+        metrics_on_api_port_status=metrics_on_api_port_status,
         seconds_to_healthy=seconds_to_healthy,
+        health=health,
         config_user=config_user,
         process_uids=uids,
     )
 
 
-def http_port(project: Path) -> int:
-    """The port a generated service listens on, from its answers file."""
-    return int(read_answers(project).get("http_port", 8080))
+def service_ports(project: Path) -> tuple[int, int]:
+    """The API and metrics ports of a generated service, from its answers file."""
+    answers = read_answers(project)
+    return int(answers.get("http_port", 8080)), int(answers.get("metrics_port", 9102))
 
 
 @contextmanager
@@ -287,6 +300,23 @@ def _wait_until_healthy(engine: Engine, container: str, url: str, timeout: float
         f"{url} did not answer 200 within {timeout:.0f}s (last: {last}); the container's output:\n"
         + _tail(logs.stdout + logs.stderr)
     )
+
+
+def _wait_for_health_check(engine: Engine, container: str, timeout: float) -> str:
+    """What the image's HEALTHCHECK says once it has run: "healthy", or the state and its last output."""
+    deadline = time.monotonic() + timeout
+    state = "no HEALTHCHECK result"
+    while time.monotonic() < deadline:
+        inspected = engine.run("inspect", "--format", "{{json .State.Health}}", container).stdout.strip()
+        health = json.loads(inspected) if inspected and inspected != "null" else None
+        if health is None:
+            return "the image has no HEALTHCHECK"
+        if health.get("Status") == "healthy":
+            return "healthy"
+        log = health.get("Log") or []
+        state = f"{health.get('Status')}: {log[-1].get('Output', '').strip() if log else 'no check has run yet'}"
+        time.sleep(0.25)
+    return state
 
 
 def _stopped(engine: Engine, container: str, when: str) -> ContainerServeError | None:

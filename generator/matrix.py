@@ -17,9 +17,10 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "ci_system": ("github-actions", "gitlab-ci", "jenkins", "none"),
     "hpa_enabled": (True, False),
     "go_version": ("1.26", "1.25"),
+    "cpu_limit": ("none", "1"),
 }
 
-PAIRWISE_FACTORS = ("base_image", "ci_system", "hpa_enabled", "go_version")
+PAIRWISE_FACTORS = ("base_image", "ci_system", "hpa_enabled", "go_version", "cpu_limit")
 
 
 @dataclass(frozen=True)

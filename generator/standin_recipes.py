@@ -40,7 +40,7 @@ def recipe_for(ref: str) -> Callable[[], Recipe] | None:
         return lambda: _golang(tag)
     if name in {"alpine", "docker.io/library/alpine"}:
         return lambda: _alpine(tag)
-    if ref == "gcr.io/distroless/static-debian12:nonroot":
+    if (name, tag) == ("gcr.io/distroless/static-debian12", "nonroot"):
         return _distroless_static_nonroot
     if name == "cgr.dev/chainguard/static":
         return _chainguard_static

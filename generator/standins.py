@@ -65,7 +65,8 @@ def standin_tag(ref: str) -> str:
     if "@" not in ref:
         return ref
     name, _, digest = ref.partition("@")
-    path = name.split("/", 1)[1] if "." in name.split("/", 1)[0] else name  # drop the registry host
+    first, slash, rest = name.partition("/")
+    path = rest if slash and ("." in first or ":" in first or first == "localhost") else name  # drop the host
     repository = path.split(":")[0].replace("/", "-")
     return f"{DIGEST_STANDIN_REPOSITORY}/{repository}:{digest.replace(':', '-')[:19]}"
 

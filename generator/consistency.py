@@ -1,0 +1,292 @@
+"""The agreements no schema can see, checked on every kustomization as kustomize renders it.
+
+Selectors match pod labels; probes reach routes the Go code serves, on its
+ports; the Service exposes the API and never the metrics port, which only the
+monitoring namespace may reach; the pod reads a ConfigMap that exists; the
+grace period covers the drain delay and the shutdown timeout; the HPA owns the
+scale it targets; the base agrees with the answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from generator.errors import one_line
+from generator.kube import Rendered, RenderError, kustomizations, render, render_all
+from generator.outcome import Outcome
+from generator.render import read_answers
+
+BUILD_FAILED = "does not build"
+SHUTDOWN_MARGIN_SECONDS = 5
+"""What the grace period must leave after the drain delay and shutdown timeout, for the process to exit."""
+SERVICE_DEFAULTS = {"SHUTDOWN_DRAIN_DELAY": "10s", "SHUTDOWN_TIMEOUT": "20s"}
+"""What the generated service uses when its ConfigMap leaves these unset."""
+
+# One of each kind, so that none can go missing unnoticed; NetworkPolicies add up, so at least one.
+ONE_OF_EACH = ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget")
+AT_LEAST_ONE = ("NetworkPolicy",)
+
+# Route patterns as Go source writes them: "GET /healthz", or "GET "+healthzPath with a constant.
+_ROUTE_LITERAL = re.compile(r'"(?:GET|HEAD) (/[^"\s]*)"')
+_ROUTE_CONSTANT = re.compile(r'"(?:GET|HEAD) "\s*\+\s*(\w+)')
+_PATH_CONSTANT = re.compile(r'(\w+)\s*(?:string\s*)?=\s*"(/[^"\s]*)"')
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def check_consistency(repo: Path) -> Outcome:
+    """Every kustomization's agreements, and the base's with the answers."""
+    answers = read_answers(repo)
+    served = served_paths(repo)
+    rendered, problems = render_all(repo)
+    for kustomization in rendered:
+        problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
+    base = next((r for r in rendered if r.name == str(Path("deploy") / "base")), None)
+    if base is None:
+        problems.append("deploy/base is missing")
+    else:
+        problems += [f"deploy/base: {p}" for p in _readable(_matches_answers(base, answers))]
+    return Outcome(not problems, "\n".join(problems) or f"{len(rendered)} kustomizations agree")
+
+
+def kustomization_problems(project: Path) -> dict[str, frozenset[str]]:
+    """For each kustomization: whether kustomize builds it, and what in it disagrees. Updates compare this
+    before and after."""
+    folders = kustomizations(project)
+    served = served_paths(project)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda folder: _problems_of(project, folder, served), folders))
+    return {str(folder): problems for folder, problems in zip(folders, found, strict=True)}
+
+
+def _problems_of(project: Path, folder: Path, served: set[str]) -> frozenset[str]:
+    try:
+        rendered = render(project, folder)
+    except RenderError as error:
+        return frozenset({f"{BUILD_FAILED}: {one_line(str(error), 300)}"})
+    return frozenset(_readable(_agreements(rendered, served)))
+
+
+def served_paths(repo: Path) -> set[str]:
+    """Paths the Go service routes GET requests to, read from its route patterns."""
+    sources = sorted(repo.glob("internal/**/*.go")) + sorted(repo.glob("cmd/**/*.go"))
+    text = "\n".join(
+        s.read_text(encoding="utf-8", errors="replace") for s in sources if not s.name.endswith("_test.go")
+    )
+    constants = dict(_PATH_CONSTANT.findall(text))
+    paths = set(_ROUTE_LITERAL.findall(text))
+    paths.update(constants[name] for name in _ROUTE_CONSTANT.findall(text) if name in constants)
+    return {path.replace("{$}", "") for path in paths}
+
+
+def _readable(found: Iterator[str]) -> list[str]:
+    """The problems `found` yields; an object too malformed to check is one problem more, never a crash."""
+    problems: list[str] = []
+    try:
+        problems.extend(found)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+        problems.append(f"an object lacks a field or has one of the wrong type ({type(error).__name__}: {error})")
+    return problems
+
+
+def _agreements(rendered: Rendered, served: set[str]) -> Iterator[str]:
+    for kind in ONE_OF_EACH:
+        if (count := len(rendered.of_kind(kind))) != 1:
+            yield f"expected one {kind}, found {count}"
+    for kind in AT_LEAST_ONE:
+        if not rendered.of_kind(kind):
+            yield f"expected a {kind}, found none"
+    deployments = rendered.of_kind("Deployment")
+    if len(deployments) != 1:
+        return
+    deployment = deployments[0]
+    pod = deployment["spec"]["template"]
+    pod_labels = pod.get("metadata", {}).get("labels", {})
+    selector = deployment["spec"].get("selector", {}).get("matchLabels", {})
+    if not selector or not _selects(selector, pod_labels):
+        yield f"Deployment selector {selector} does not match its pod labels {pod_labels}"
+    containers = pod["spec"].get("containers", [])
+    ports = {(p.get("name"), p["containerPort"]) for c in containers for p in c.get("ports", [])}
+    yield from _service_agreements(rendered, pod_labels, ports)
+    for obj in rendered.of_kind("PodDisruptionBudget"):
+        if not _selects(obj["spec"].get("selector", {}).get("matchLabels", {}), pod_labels):
+            yield f"PodDisruptionBudget {_name(obj)} selector does not match the pod labels"
+    yield from _network_agreements(rendered, pod_labels, ports)
+    for container in containers:
+        yield from _probe_agreements(container, served, ports)
+    yield from _config_agreements(rendered, pod)
+    for hpa in rendered.of_kind("HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        if target.get("kind") != "Deployment" or target.get("name") != _name(deployment):
+            yield f"HorizontalPodAutoscaler targets {target}, not Deployment {_name(deployment)}"
+        if "replicas" in deployment["spec"]:
+            yield "Deployment sets replicas although a HorizontalPodAutoscaler owns its scale"
+        if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
+            yield "HorizontalPodAutoscaler minReplicas is above maxReplicas"
+    sa_name = pod["spec"].get("serviceAccountName")
+    accounts = {_name(sa): sa for sa in rendered.of_kind("ServiceAccount")}
+    if sa_name not in accounts:
+        yield f"pod serviceAccountName {sa_name} is not one of the ServiceAccounts {sorted(accounts)}"
+    if pod["spec"].get("automountServiceAccountToken") is not False:
+        yield "pod automountServiceAccountToken is not false"
+
+
+def _service_agreements(
+    rendered: Rendered, pod_labels: dict[str, str], ports: set[tuple[str | None, int]]
+) -> Iterator[str]:
+    metrics_ports = {port for port in ports if port[0] == "metrics"}
+    for service in rendered.of_kind("Service"):
+        if not _selects(service["spec"].get("selector", {}), pod_labels):
+            yield f"Service {_name(service)} selector does not match the pod labels"
+        for port in service["spec"].get("ports", []):
+            target = port.get("targetPort", port.get("port"))
+            if not _port_matches(target, ports):
+                yield f"Service {_name(service)} targetPort {target} is not a container port {ports}"
+            elif _port_matches(target, metrics_ports):
+                yield f"Service {_name(service)} exposes the metrics port {target}: metrics must stay private"
+
+
+def _network_agreements(
+    rendered: Rendered, pod_labels: dict[str, str], ports: set[tuple[str | None, int]]
+) -> Iterator[str]:
+    """Policies select the pods; the metrics port admits the monitoring namespace only; egress is restricted."""
+    metrics_ports = {port for port in ports if port[0] == "metrics"}
+    egress_restricted = False
+    for policy in rendered.of_kind("NetworkPolicy"):
+        spec = policy["spec"]
+        if not _selects(spec.get("podSelector", {}).get("matchLabels", {}), pod_labels):
+            yield f"NetworkPolicy {_name(policy)} podSelector does not match the pod labels"
+        egress_restricted = egress_restricted or "Egress" in spec.get("policyTypes", [])
+        for rule in spec.get("ingress", []):
+            rule_ports = [entry.get("port") for entry in rule.get("ports", [])]
+            opens_metrics = not rule_ports or any(_port_matches(port, metrics_ports) for port in rule_ports)
+            sources = rule.get("from", [])
+            only_namespaces = sources and all(set(peer) == {"namespaceSelector"} for peer in sources)
+            if metrics_ports and opens_metrics and not only_namespaces:
+                yield (
+                    f"NetworkPolicy {_name(policy)} admits the metrics port from more than a monitoring namespace: "
+                    f"{sources or 'everyone'}"
+                )
+    if not egress_restricted:
+        yield "no NetworkPolicy restricts egress"
+
+
+def _probe_agreements(container: dict[str, Any], served: set[str], ports: set[tuple[str | None, int]]) -> Iterator[str]:
+    for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container.get(probe_name)
+        if probe is None:
+            if probe_name != "startupProbe":
+                yield f"container {container['name']} has no {probe_name}"
+            continue
+        http = probe.get("httpGet", {})
+        if http.get("path") not in served:
+            yield f"{probe_name} path {http.get('path')} is not served (served: {sorted(served)})"
+        if not _port_matches(http.get("port"), ports):
+            yield f"{probe_name} port {http.get('port')} is not a container port {ports}"
+        if _port_matches(http.get("port"), {port for port in ports if port[0] == "metrics"}):
+            yield f"{probe_name} probes the metrics port, which serves /metrics only"
+    liveness, readiness = container.get("livenessProbe", {}), container.get("readinessProbe", {})
+    if liveness and liveness.get("httpGet", {}).get("path") == readiness.get("httpGet", {}).get("path"):
+        yield "readiness and liveness probe the same path; readiness must fail during shutdown"
+
+
+def _config_agreements(rendered: Rendered, pod: dict[str, Any]) -> Iterator[str]:
+    """The ConfigMaps the pod reads exist, and its grace period covers the shutdown they configure."""
+    config_maps = {_name(obj): obj.get("data", {}) for obj in rendered.of_kind("ConfigMap")}
+    settings: dict[str, str] = {}
+    for container in pod["spec"].get("containers", []):
+        for source in container.get("envFrom", []):
+            name = source.get("configMapRef", {}).get("name")
+            if name is None:
+                continue
+            if name not in config_maps:
+                yield f"container {container['name']} reads ConfigMap {name}, which is not rendered"
+            else:
+                settings.update(config_maps[name])
+    drain = _seconds(settings.get("SHUTDOWN_DRAIN_DELAY", SERVICE_DEFAULTS["SHUTDOWN_DRAIN_DELAY"]))
+    timeout = _seconds(settings.get("SHUTDOWN_TIMEOUT", SERVICE_DEFAULTS["SHUTDOWN_TIMEOUT"]))
+    grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+    if drain is None or timeout is None:
+        yield "SHUTDOWN_DRAIN_DELAY or SHUTDOWN_TIMEOUT is not a Go duration such as 10s"
+    elif grace < drain + timeout + SHUTDOWN_MARGIN_SECONDS:
+        yield (
+            f"terminationGracePeriodSeconds {grace} does not cover SHUTDOWN_DRAIN_DELAY ({drain:g}s) + "
+            f"SHUTDOWN_TIMEOUT ({timeout:g}s) + {SHUTDOWN_MARGIN_SECONDS}s: Kubernetes would kill the process "
+            "before in-flight requests finish"
+        )
+
+
+def _seconds(duration: str) -> float | None:
+    """A Go duration ("1m30s", "500ms") in seconds, or None when it is not one."""
+    text = str(duration).strip()
+    if text == "0":
+        return 0.0
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
+    deployment = base.of_kind("Deployment")[0] if base.of_kind("Deployment") else None
+    if deployment is None:
+        return
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    resources = container.get("resources", {})
+    cpu_limit = answers.get("cpu_limit")
+    expected = {
+        ("requests", "cpu"): answers.get("cpu_request"),
+        ("limits", "cpu"): None if cpu_limit == "none" else cpu_limit,
+        ("requests", "memory"): answers.get("memory_request"),
+        ("limits", "memory"): answers.get("memory_limit"),
+    }
+    for (section, resource), wanted in expected.items():
+        got = resources.get(section, {}).get(resource)
+        if str(got) != str(wanted):
+            yield f"{section}.{resource} is {got}, the answer is {wanted}"
+    for section in ("requests", "limits"):
+        if "ephemeral-storage" not in resources.get(section, {}):
+            yield f"{section}.ephemeral-storage is not set: logs and /tmp could fill the node's disk"
+    ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    for name, answer in (("http", "http_port"), ("metrics", "metrics_port")):
+        if answers.get(answer) is not None and ports.get(name) != answers.get(answer):
+            yield f"container port {name} is {ports.get(name)}, the answer {answer} is {answers.get(answer)}"
+    annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations", {})
+    if answers.get("metrics_port") is not None and annotations.get("prometheus.io/port") != str(
+        answers["metrics_port"]
+    ):
+        yield f"pod annotation prometheus.io/port is {annotations.get('prometheus.io/port')}, not the metrics port"
+    hpas = base.of_kind("HorizontalPodAutoscaler")
+    if answers.get("hpa_enabled"):
+        if len(hpas) != 1:
+            yield f"hpa_enabled is true but {len(hpas)} HorizontalPodAutoscalers are rendered"
+            return
+        spec = hpas[0]["spec"]
+        bounds = (spec.get("minReplicas"), spec.get("maxReplicas"))
+        wanted_bounds = (answers.get("hpa_min_replicas"), answers.get("hpa_max_replicas"))
+        if bounds != wanted_bounds:
+            yield f"HorizontalPodAutoscaler bounds {bounds} differ from the answers {wanted_bounds}"
+        targets = [m["resource"]["target"].get("averageUtilization") for m in spec.get("metrics", [])]
+        if targets != [answers.get("hpa_cpu_utilization")]:
+            yield f"HorizontalPodAutoscaler CPU targets {targets}, the answer is {answers.get('hpa_cpu_utilization')}"
+    else:
+        if hpas:
+            yield "hpa_enabled is false but a HorizontalPodAutoscaler is rendered"
+        if deployment["spec"].get("replicas") != answers.get("replicas"):
+            yield f"Deployment replicas {deployment['spec'].get('replicas')}, the answer is {answers.get('replicas')}"
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+def _port_matches(port: Any, ports: set[tuple[str | None, int]]) -> bool:
+    return any(port in (name, number) for name, number in ports)
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str(obj.get("metadata", {}).get("name"))

@@ -75,6 +75,18 @@ def snapshot_template(dest: Path, tag: str = "v1.0.0") -> Path:
     return dest
 
 
+def snapshot_commit(dest: Path, commit: str, tag: str = "v1.0.0") -> Path:
+    """This repository as it was at `commit`, in a new git repo at `dest`, tagged `tag`: an earlier release."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", f"template release {tag}")
+    git(dest, "tag", tag)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tagged snapshot of the template for the whole session (read-only by convention)."""

@@ -23,7 +23,7 @@ from generator.render import new_project
 from tests.conftest import git, snapshot_template
 
 SERVICE = "orders-api"
-CONFIGMAP = "deploy/base/configmap.yaml"
+CONFIGMAP = "deploy/base/config.env"
 HANDLER = "internal/api/hello.go"
 OVERLAY = "deploy/overlays/prod/kustomization.yaml"
 OLD_COMPOSE, NEW_COMPOSE = "docker-compose.yml", "compose.yaml"
@@ -37,13 +37,13 @@ TEAM_FILES = {
 
 # What the team writes, and what each template version writes, so tests can look for both.
 TEAM_GREETING = "Greetings from the orders team"
-TEAM_ENV = "  FEATURE_FLAGS: checkout-v2"
-TEAM_LOG_LEVEL = "  LOG_LEVEL: debug"
+TEAM_ENV = "FEATURE_FLAGS=checkout-v2"
+TEAM_LOG_LEVEL = "LOG_LEVEL=debug"
 TEAM_MIN_REPLICAS = "path: /spec/minReplicas\n        value: 6"
 TEAM_COMPOSE_ENV = "      FEATURE_FLAGS: checkout-v2"
-V2_CONFIG = "  GOMEMLIMIT: 100MiB"
+V2_CONFIG = "GOGC=200"
 V2_COMPOSE_NAME = "name: {{ service_name }}"
-V3_LOG_LEVEL = "  LOG_LEVEL: warn"
+V3_LOG_LEVEL = "LOG_LEVEL=warn"
 
 CODEOWNERS = "CODEOWNERS"
 TEAM_ANSWER = "payments"
@@ -98,7 +98,7 @@ def build_template_versions(dest: Path) -> Path:
     _release(repo, "v2.0.0")
 
     configmap = template_file(repo, CONFIGMAP)
-    configmap.write_text(_replace_line(configmap.read_text(), "LOG_LEVEL:", V3_LOG_LEVEL))
+    configmap.write_text(_replace_line(configmap.read_text(), "LOG_LEVEL=", V3_LOG_LEVEL))
     _release(repo, "v3.0.0")
     return repo
 
@@ -123,8 +123,8 @@ def edit_as_a_team(project: Path) -> None:
     handler = project / HANDLER
     handler.write_text(re.sub(r'Message: "[^"]*"', f'Message: "{TEAM_GREETING}"', handler.read_text(), count=1))
     configmap = project / CONFIGMAP
-    text = _replace_line(configmap.read_text(), "LOG_LEVEL:", TEAM_LOG_LEVEL)
-    configmap.write_text(text.replace("\ndata:\n", f"\ndata:\n{TEAM_ENV}\n", 1))
+    text = _replace_line(configmap.read_text(), "LOG_LEVEL=", TEAM_LOG_LEVEL)
+    configmap.write_text(text.replace("\nHTTP_PORT=", f"\n{TEAM_ENV}\nHTTP_PORT=", 1))
     overlay = project / OVERLAY
     overlay.write_text(re.sub(r"path: /spec/minReplicas\n\s+value: \d+", TEAM_MIN_REPLICAS, overlay.read_text()))
     compose = project / OLD_COMPOSE

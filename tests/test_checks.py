@@ -70,6 +70,18 @@ def _write(relative: str, content: str) -> Callable[[Path], None]:
     return apply
 
 
+def _delete(relative: str) -> Callable[[Path], None]:
+    return lambda repo: (repo / relative).unlink()
+
+
+def _all(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        for mutate in mutations:
+            mutate(repo)
+
+    return apply
+
+
 @dataclass(frozen=True)
 class Mutation:
     name: str
@@ -124,18 +136,62 @@ MUTATIONS = [
             '// Cleanup removes a file and ignores the error.\nfunc Cleanup() {\n\tos.Remove("x")\n}\n',
         ),
     ),
-    mutation("hadolint", _regex("Dockerfile", r"^FROM (\S+)(?! AS build)$", "FROM alpine:latest")),
-    mutation("yamllint", _edit("deploy/base/configmap.yaml", "\n", "   \n")),
+    # checkov's CKV_DOCKER_7 also refuses a latest tag.
+    mutation(
+        "hadolint", _regex("Dockerfile", r"^FROM (\S+)(?! AS build)$", "FROM alpine:latest"), "hadolint", "checkov"
+    ),
+    mutation("yamllint", _edit("deploy/base/serviceaccount.yaml", "\n", "   \n")),
     mutation(
         "kubernetes-schema",
         _regex("deploy/base/deployment.yaml", r"^(\s+)image: .*$", r"\g<0>\n\1imagePullPolcy: Always"),
     ),
+    # kube-score's service-targets-pod also sees a Service that selects no pod.
     mutation(
         "kubernetes-consistency",
         _regex("deploy/base/service.yaml", r"^(\s+selector:\n\s+app\.kubernetes\.io/name: )\S+$", r"\1someone-else"),
+        "kubernetes-consistency",
+        "kube-score",
     ),
+    mutation(
+        "kubernetes-consistency",
+        _regex(
+            "deploy/base/deployment.yaml", r"terminationGracePeriodSeconds: \d+", "terminationGracePeriodSeconds: 30"
+        ),
+    ),
+    mutation(
+        "kubernetes-consistency",
+        _regex("deploy/base/service.yaml", r"^(\s+)targetPort: http$", r"\1targetPort: metrics"),
+    ),
+    mutation(
+        "kubernetes-consistency",
+        _all(
+            _edit("deploy/base/networkpolicy.yaml", "    - Egress\n", ""),
+            _edit("deploy/base/dependencies.yaml", "    - Egress\n", ""),
+        ),
+        "kubernetes-consistency",
+        "kube-score",
+    ),
+    # checkov drops a workflow whose cancel-in-progress is an expression; the check notices.
+    mutation(
+        "checkov",
+        _regex(
+            ".github/workflows/ci.yml", r"^(\s+cancel-in-progress: ).*$", r"\1${{ github.ref != 'refs/heads/main' }}"
+        ),
+    ),
+    mutation("checkov", _regex("Dockerfile", r"^HEALTHCHECK .*\n.*\n", "")),
+    mutation("checkov", _delete(".checkov.yaml")),
+    mutation("kube-score", _regex("deploy/base/deployment.yaml", r"^    kube-score/ignore: .*\n", "")),
     mutation("prometheus-config", _regex("prometheus/prometheus.yml", r"^(\s+scrape_interval: )\S+$", r"\g<1>15x")),
     mutation("prometheus-rules", _regex("prometheus/alerts.yml", r"^(\s+expr: )(.*)$", r"\1sum(rate(\2")),
+    # The alert design the SLO scenarios replaced: one 5-minute ratio above 5% for 10 minutes.
+    mutation(
+        "prometheus-rules",
+        _regex(
+            "prometheus/alerts.yml",
+            r"(- alert: \w+ErrorBudgetBurn\n\s+expr: \|\n)(?:.*\n)*?(\s+for: )2m",
+            r'\1          namespace_job:http_request_errors:ratio_rate5m{job="orders-api"} > 0.05\n\g<2>10m',
+        ),
+    ),
     mutation("actionlint", _regex(".github/workflows/ci.yml", r"^(\s+)runs-on: (.*)$", r"\g<0>\n\1runs_on: \2")),
     mutation(
         "gitlab-ci-schema",
@@ -187,7 +243,7 @@ def test_check_json_output_parses_and_names_the_failing_row(
 ) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine["github-actions"], repo)
-    _edit("deploy/base/configmap.yaml", "\n", "   \n")(repo)
+    _edit("deploy/base/serviceaccount.yaml", "\n", "   \n")(repo)
 
     status = main(["check", str(repo), "--json", "--only", "yamllint,hadolint"])
 

@@ -17,7 +17,15 @@ import pytest
 
 from generator.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
 from generator.errors import GosvcError
-from generator.images import NONROOT_USER, BuiltImage, Served, build_image, http_port, plan_dockerfile, serve_and_probe
+from generator.images import (
+    NONROOT_USER,
+    BuiltImage,
+    Served,
+    build_image,
+    plan_dockerfile,
+    serve_and_probe,
+    service_ports,
+)
 from generator.matrix import CHOICES
 from generator.render import NewProject
 from generator.standins import BaseImage, BaseImages, Source, standin_tag
@@ -61,6 +69,11 @@ class ImageSession:
             write(f"  {image.describe()}")
         for error in sorted({image.pull_error for image in standins}):
             write(f"  pull failed: {error}")
+        unverified = sorted(image.ref for image in standins if "@sha256:" in image.ref)
+        if unverified:
+            write("digests pinned in the Dockerfiles that could not be verified against their registry here:")
+            for ref in unverified:
+                write(f"  {ref}")
         changes = sorted({change for built, _ in self.results.values() for change in built.changes})
         if changes:
             write("Dockerfiles built as changed copies:")
@@ -96,7 +109,7 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, None)
     try:
-        served = serve_and_probe(engine, tag, http_port(project))
+        served = serve_and_probe(engine, tag, *service_ports(project))
     except GosvcError as error:
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, served)
@@ -107,6 +120,8 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
     assert set(served.process_uids) == {NONROOT_USER.split(":")[0]}
     assert served.healthz_status == 200
     assert served.metrics_status == 200
+    assert served.metrics_on_api_port_status == 404, "metrics have a port of their own"
+    assert served.health == "healthy", "the image's HEALTHCHECK runs the healthcheck command"
     assert re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE), served.metrics[:2000]
     assert re.search(r'^http_requests_total\{[^}]*route="/healthz"[^}]*\} [1-9]', served.metrics, re.MULTILINE)
     assert re.search(rf'^build_info\{{[^}}]*version="{VERSION}"[^}}]*\}} 1$', served.metrics, re.MULTILINE)

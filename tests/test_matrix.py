@@ -54,7 +54,8 @@ memory = st.sampled_from(["32Mi", "64Mi", "128Mi", "256Mi", "1Gi", "512M"])
 
 @st.composite
 def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
-    cpu_request, cpu_limit = sorted(draw(st.lists(cpu, min_size=2, max_size=2)), key=_millicores)
+    cpu_request = draw(cpu)
+    cpu_limit = draw(st.sampled_from(["none", *(str(n) for n in range(1, 5) if n * 1000 >= _millicores(cpu_request))]))
     memory_request, memory_limit = sorted(draw(st.lists(memory, min_size=2, max_size=2)), key=_bytes)
     low = draw(st.integers(1, 5))
     high = draw(st.integers(low, 20))

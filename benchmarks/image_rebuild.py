@@ -3,11 +3,11 @@ are not (a fresh runner restores layers from its registry or GitHub cache, never
 
 Builds the generated repository of this working tree, and of an earlier release of the template (a commit
 of this repository, by default the one before the module-download layer held the modules), then, for
-each, rounds of: drop the builder's cache mounts, change a Go file, rebuild. Base images that cannot be
-pulled are made as local stand-ins, as the image tests do. Usage, from the repository root, with a Docker
-engine running:
+each, rounds of: drop the builder's cache mounts, change a Go file, rebuild. Base images are pulled; on
+a machine no registry answers, GOSVC_OFFLINE_STANDINS=1 builds on local stand-ins, as `gosvc check
+--offline-standins` does. Usage, from the repository root, with a Docker engine running:
 
-    python benchmarks/image_rebuild.py [--rounds 3] [--before COMMIT]
+    [GOSVC_OFFLINE_STANDINS=1] python benchmarks/image_rebuild.py [--rounds 3] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from generator.engine import Engine, find_engine  # noqa: E402 - needs the root on sys.path
 from generator.images import build_image  # noqa: E402
 from generator.render import new_project  # noqa: E402
-from generator.standins import BaseImages  # noqa: E402
+from generator.standins import BaseImages, offline_standins  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"
@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--before", default=BEFORE, help="the earlier release to compare with (a commit)")
     args = parser.parse_args()
     engine = find_engine()
-    base_images = BaseImages(engine)
+    base_images = BaseImages(engine, standins=offline_standins())
     with tempfile.TemporaryDirectory(prefix="gosvc-bench-") as scratch:
         work = Path(scratch)
         templates = {"before": snapshot_commit(work / "before", args.before), "now": snapshot_template(work / "now")}

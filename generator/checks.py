@@ -15,7 +15,9 @@ from pathlib import Path
 
 from generator import consistency, kube, scanners
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
+from generator.image_check import check_image
 from generator.outcome import Outcome
+from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 from generator.tools import groovy_classpath, run_tool
 
 PASS, FAIL, MISSING, NOT_APPLICABLE = "pass", "fail", "missing", "not-applicable"
@@ -208,10 +210,26 @@ CHECKS: tuple[Check, ...] = (
         "Renovate config schema",
     ),
     Check("shellcheck", _has_shell_scripts, _shellcheck, "shellcheck on every *.sh"),
+    Check(
+        "kubernetes-server",
+        has("deploy"),
+        check_kubernetes_server,
+        "every overlay server-side applied to kube-apiserver "
+        + ", ".join(SERVER_VERSIONS)
+        + " in a Pod Security restricted namespace (or dry-run in --kube-context): no refusal, no warning",
+    ),
+    Check(
+        "image",
+        has("Dockerfile"),
+        check_image,
+        "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
+    ),
 )
 
 # Longest first, so that parallel runs finish sooner.
 _COST = {
+    "image": -2,
+    "kubernetes-server": -1,
     "go-test": 0,
     "prometheus-rules": 1,
     "golangci-lint": 2,

@@ -16,8 +16,11 @@ from generator import __version__, checks, tools
 from generator.answers import IDENTITY_QUESTIONS, load_data_file, parse_data_args
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line, printable
 from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
+from generator.outcome import NOTE
 from generator.render import new_project
+from generator.server_check import KUBE_CONTEXT_ENV
 from generator.signals import Terminated, terminations_raise
+from generator.standins import OFFLINE_STANDINS_ENV
 from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
 Handler = Callable[[argparse.Namespace], int]
@@ -120,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
     check.add_argument("--only", metavar="NAME,...", help="run only these checks (comma-separated)")
     check.add_argument("--jobs", type=_positive, metavar="N", help="checks run at once (default: CPU count)")
+    _add_offline_standins(check)
+    check.add_argument(
+        "--kube-context",
+        metavar="NAME",
+        help="the kubernetes-server check dry-runs every overlay server-side in this kubeconfig context "
+        "(nothing is written) instead of applying it to a local control plane",
+    )
     check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
     check.set_defaults(handler=_check)
 
@@ -177,12 +187,34 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_offline_standins(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--offline-standins",
+        action="store_true",
+        help=f"the image check pulls nothing and builds on local stand-ins of the base images "
+        f"(as {OFFLINE_STANDINS_ENV}=1 does): for machines no registry answers",
+    )
+
+
+def _only_and_standins(args: argparse.Namespace) -> list[str] | None:
+    """The checks --only names (None: all), after setting up --offline-standins for the image check."""
+    if args.offline_standins:
+        os.environ[OFFLINE_STANDINS_ENV] = "1"
+    if args.only is None:
+        return None
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    if not only:
+        raise InvalidInputError(f"--only names no check (got {args.only!r}); the checks are: {checks.names()}")
+    checks.select(only)  # an unknown name is an input error before any work starts
+    return only
+
+
 def _check(args: argparse.Namespace) -> int:
-    only = None
-    if args.only is not None:
-        only = [name.strip() for name in args.only.split(",") if name.strip()]
-        if not only:
-            raise InvalidInputError(f"--only names no check (got {args.only!r}); the checks are: {checks.names()}")
+    only = _only_and_standins(args)
+    if args.kube_context is not None:
+        if not args.kube_context.strip() or not args.kube_context.isprintable():
+            raise InvalidInputError(f"--kube-context names no context (got {printable(args.kube_context)!r})")
+        os.environ[KUBE_CONTEXT_ENV] = args.kube_context
     width = max(len(check.name) for check in checks.CHECKS)
 
     def progress(result: checks.Result) -> None:
@@ -200,9 +232,11 @@ def _check(args: argparse.Namespace) -> int:
 def _print_check_table(results: Sequence[checks.Result], width: int) -> None:
     for result in results:
         print(f"{result.check:<{width}}  {result.status.upper():<14}  {result.seconds:6.1f}s")
-        if result.status in (checks.FAIL, checks.MISSING) and result.output:
-            for line in result.output.splitlines():
-                print(f"    {line}")
+        shown = result.output.splitlines()
+        if result.status not in (checks.FAIL, checks.MISSING):
+            shown = [line for line in shown if line.startswith(NOTE)]  # what a pass must not hide
+        for line in shown:
+            print(f"    {line}")
     ran = [result for result in results if result.status != checks.NOT_APPLICABLE]
     failed = [result.check for result in ran if result.status != checks.PASS]
     summary = f"{len(ran) - len(failed)} passed, {len(failed)} failed"

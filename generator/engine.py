@@ -24,8 +24,8 @@ class EngineMissingError(ToolMissingError):
     """No docker client is installed."""
 
 
-class EngineUnavailableError(GosvcError):
-    """The docker client is there but no engine answers it."""
+class EngineUnavailableError(ToolMissingError):
+    """The docker client is there but no engine answers it: for the checks, a tool that is missing."""
 
 
 class EngineCommandError(GosvcError):

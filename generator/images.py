@@ -29,6 +29,7 @@ NONROOT_USER = "65532:65532"
 BUILD_TIMEOUT_SECONDS = 900.0
 STARTUP_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 2.0
+DEFAULT_GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 
 _FROM = re.compile(
     r"^(?P<head>\s*FROM\s+(?:--platform=\S+\s+)?)(?P<ref>\S+)(?P<tail>(?:\s+AS\s+(?P<stage>\S+))?\s*)$", re.IGNORECASE
@@ -69,6 +70,7 @@ class Served:
     """What a running container answered through its published ports."""
 
     healthz_status: int
+    readyz_status: int
     metrics_status: int
     metrics: str
     metrics_on_api_port_status: int
@@ -76,6 +78,8 @@ class Served:
     health: str  # what the image's own HEALTHCHECK reported: healthy, or why not
     config_user: str  # Config.User of the container
     process_uids: tuple[str, ...]  # effective user ids of its processes, as the host sees them
+    stop_seconds: float  # from SIGTERM to the container's exit
+    exit_code: int  # after SIGTERM; 0 is a clean shutdown
 
 
 @dataclass(frozen=True)
@@ -132,12 +136,12 @@ def build_image(
     project: Path,
     tag: str,
     *,
-    base_images: BaseImages | None = None,
+    base_images: BaseImages,
     build_args: dict[str, str] | None = None,
     cold: bool = False,
     timeout: float = BUILD_TIMEOUT_SECONDS,
 ) -> BuiltImage:
-    """Build `project`'s Dockerfile into `tag`, with stand-ins for base images that cannot be pulled.
+    """Build `project`'s Dockerfile into `tag`, on the base images `base_images` resolves.
 
     A `cold` build measures what a fresh machine pays: no layer cache, and
     cache mounts of its own, so modules are downloaded and every package is
@@ -148,7 +152,7 @@ def build_image(
         original = dockerfile.read_text(encoding="utf-8")
     except OSError as error:
         raise ImageBuildError(f"cannot read {dockerfile}: {error.strerror}") from error
-    plan = plan_dockerfile(original, base_images or BaseImages(engine))
+    plan = plan_dockerfile(original, base_images)
     if cold:
         plan = isolate_cache_mounts(plan, f"gosvc-cold-{uuid.uuid4().hex[:12]}")
     arg_flags = [flag for key, value in (build_args or {}).items() for flag in ("--build-arg", f"{key}={value}")]
@@ -210,10 +214,12 @@ def serve_and_probe(
     port: int,
     metrics_port: int,
     *,
+    grace_seconds: int = DEFAULT_GRACE_SECONDS,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> Served:
-    """Run `image` as a hardened pod would; call /healthz on the API port and /metrics on the metrics port,
-    both published on loopback, and wait for the image's own HEALTHCHECK to report the container healthy.
+    """Run `image` as a hardened pod would; call /healthz and /readyz on the API port and /metrics on the
+    metrics port, both published on loopback; wait for the image's own HEALTHCHECK to report the container
+    healthy; then stop it as Kubernetes does, SIGTERM and SIGKILL after `grace_seconds`.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
     capabilities and no privilege escalation, as the user its image names.
@@ -236,18 +242,24 @@ def serve_and_probe(
         started = time.monotonic()
         healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
         seconds_to_healthy = time.monotonic() - started
+        readyz, _ = _get(f"{base_url}/readyz")
         metrics_status, metrics = _get(f"{metrics_url}/metrics")
         metrics_on_api_port_status, _ = _get(f"{base_url}/metrics")
         health = _wait_for_health_check(engine, name, startup_timeout)
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
         uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
+        stopping = time.monotonic()
+        engine.run("stop", "--time", str(grace_seconds), name, timeout=grace_seconds + 60.0)
+        stop_seconds = time.monotonic() - stopping
+        exit_code = int(engine.run("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() or -1)
     except EngineCommandError as error:
         raise _stopped(engine, name, "while being probed") or ContainerServeError(str(error)) from error
     finally:
         engine.run("rm", "--force", "--volumes", name, timeout=60, check=False)
     return Served(
         healthz_status=healthz,
+        readyz_status=readyz,
         metrics_status=metrics_status,
         metrics=metrics,
         metrics_on_api_port_status=metrics_on_api_port_status,
@@ -255,6 +267,8 @@ def serve_and_probe(
         health=health,
         config_user=config_user,
         process_uids=uids,
+        stop_seconds=stop_seconds,
+        exit_code=exit_code,
     )
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NOTE = "note: "
+"""Output lines starting so are shown even when the check passes (a stand-in used, say)."""
+
 
 @dataclass(frozen=True)
 class Outcome:

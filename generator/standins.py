@@ -1,10 +1,11 @@
-"""Base images for image builds: the real ones where a pull succeeds, local stand-ins otherwise.
+"""Base images for image builds: the real ones, pulled; local stand-ins only when asked for.
 
-A machine that reaches no container registry can still build and run every
-variant. Each base image a Dockerfile names is pulled when possible; when the
-pull fails, a minimal image holding what the real one has that matters here
-(the Go toolchain for the builder; the users, CA certificates and /tmp for the
-runtime images) is imported under the same name. Which images were real and
+By default each base image a Dockerfile names is pulled (or found locally
+under its own name). A machine that reaches no container registry asks for
+stand-ins (`--offline-standins`, or GOSVC_OFFLINE_STANDINS=1): then nothing
+is pulled, and a minimal image holding what the real one has that matters
+here (the Go toolchain for the builder; the users, CA certificates and /tmp
+for the runtime images) is imported in its place. Which images were real and
 which were stand-ins is always reported, never hidden.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -71,12 +73,24 @@ def standin_tag(ref: str) -> str:
     return f"{DIGEST_STANDIN_REPOSITORY}/{repository}:{digest.replace(':', '-')[:19]}"
 
 
+OFFLINE_STANDINS_ENV = "GOSVC_OFFLINE_STANDINS"
+"""Set to 1 (as `--offline-standins` does), base images are never pulled: local images or stand-ins serve."""
+
+
+def offline_standins() -> bool:
+    """Whether this process was asked to build on stand-ins instead of pulling."""
+    return os.environ.get(OFFLINE_STANDINS_ENV, "") not in ("", "0")
+
+
 class BaseImages:
     """Resolves the base images of builds once each: pulled, found real, or made as stand-ins."""
 
-    def __init__(self, engine: Engine, *, pull: bool = True, pull_timeout: float = PULL_TIMEOUT_SECONDS) -> None:
+    def __init__(self, engine: Engine, *, standins: bool, pull_timeout: float = PULL_TIMEOUT_SECONDS) -> None:
+        """With `standins`, nothing is pulled: each image is a local one of that name or a stand-in made here
+        (for machines no registry answers). Without, each is pulled, or found locally under its own name."""
         self._engine = engine
-        self._pull = pull
+        self._standins = standins
+        self._pull = not standins
         self._pull_timeout = pull_timeout
         self._resolved: dict[str, BaseImage] = {}
         self._pull_errors: dict[str, str] = {}
@@ -113,6 +127,11 @@ class BaseImages:
         local = self._engine.image_config(ref)
         if local is not None and _standin_version(local) is None:
             return BaseImage(ref, ref, Source.LOCAL, pull_error=pull_error)
+        if not self._standins:
+            raise StandInError(
+                f"cannot pull {ref} ({pull_error}); on a machine no registry answers, "
+                f"--offline-standins (or {OFFLINE_STANDINS_ENV}=1) builds on local stand-ins instead"
+            )
         make_recipe = recipe_for(ref)
         if make_recipe is None:
             raise StandInError(f"cannot pull {ref} ({pull_error}) and gosvc has no stand-in for it")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,9 +31,11 @@ class Tool:
     """A command a check runs, and where it comes from."""
 
     name: str
-    source: str  # "go" (go install), "python" (the tools extra), "venv" (pip, a virtualenv of its own), "npm", "system"
+    source: str  # "go" (go install), "gobuild" (a build module of gosvc's), "python" (the tools extra),
+    # "venv" (pip, a virtualenv of its own), "npm", "system"
     package: str  # Go package path, pip requirement, or how to get a system tool
     version: str
+    module: str = ""  # gobuild: the Go module that holds `package`, required at `version`
 
     @property
     def install_hint(self) -> str:
@@ -51,6 +54,12 @@ TOOLS: dict[str, Tool] = {
         # Prometheus v3 releases are published to the Go proxy as v0.3xx.y modules.
         Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", "v0.316.0"),
         Tool("kube-score", "go", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0"),
+        # Servers of the kubernetes-server check. Kubernetes' own go.mod replaces its staging modules by
+        # folders, which `go install` refuses: a build module replaces each by its published v0.x release.
+        Tool("kube-apiserver-1.33", "gobuild", "k8s.io/kubernetes/cmd/kube-apiserver", "v1.33.13", "k8s.io/kubernetes"),
+        Tool("kube-apiserver-1.37", "gobuild", "k8s.io/kubernetes/cmd/kube-apiserver", "v1.37.2", "k8s.io/kubernetes"),
+        # etcd's command lives in a module of replace directives too; its server package has the main function.
+        Tool("etcd", "gobuild", "go.etcd.io/etcd/server/v3/etcdmain", "v3.7.3", "go.etcd.io/etcd/server/v3"),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", "go", "github.com/rakyll/hey", "v0.1.4"),
         # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.
@@ -65,6 +74,7 @@ TOOLS: dict[str, Tool] = {
         # Groovy syntax and CodeNarc for Jenkinsfiles; 15.x is the newest that runs on Node.js 20.
         Tool("npm-groovy-lint", "npm", "npm-groovy-lint", "15.2.0"),
         Tool("npm", "system", "install Node.js 20+ (with npm) and put it on PATH", "10+"),
+        Tool("openssl", "system", "install OpenSSL (Debian: apt-get install openssl)", "3+"),
         Tool("java", "system", "install a Java 17+ runtime (npm-groovy-lint runs CodeNarc on it)", "17+"),
     )
 }
@@ -128,7 +138,7 @@ def _stamp(tool: Tool) -> Path:
     return tools_dir() / "bin" / f".{tool.name}.json"
 
 
-PINNED_SOURCES = ("go", "npm", "venv")
+PINNED_SOURCES = ("go", "gobuild", "npm", "venv")
 """Sources whose tools gosvc installs into its tool cache, one folder per version."""
 
 
@@ -165,10 +175,10 @@ def install(progress: Callable[[str], None] = lambda _: None) -> list[str]:
     python_tools = [tool for tool in TOOLS.values() if tool.source == "python" and not _python_tool_present(tool)]
     missing = [tool for tool in TOOLS.values() if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
     go_lane: list[Callable[[], str]] = [
-        partial(_install_pinned, tool, progress) for tool in missing if tool.source == "go"
+        partial(_install_pinned, tool, progress) for tool in missing if tool.source in ("go", "gobuild")
     ]
     lanes: list[list[Callable[[], str]]] = [
-        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source != "go"
+        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source not in ("go", "gobuild")
     ]
     if go_lane:
         lanes.append(go_lane)
@@ -198,6 +208,9 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
         progress(f"go install {tool.package}@{tool.version}")
         env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
         _run([str(find("go")), "install", f"{tool.package}@{tool.version}"], env=env)
+    elif tool.source == "gobuild":
+        progress(f"go build {tool.package} of {tool.module}@{tool.version} (a build module of its own)")
+        _go_build_module(tool)
     elif tool.source == "venv":
         progress(f"pip install {tool.package} (in a virtualenv of its own)")
         venv = _venv(tool)
@@ -214,6 +227,54 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
     return tool.name
 
 
+_MAIN_CALLS = {"go.etcd.io/etcd/server/v3/etcdmain": "etcdmain.Main(os.Args)"}
+"""Library packages whose own command lives elsewhere: the call a main function of gosvc's makes."""
+
+
+def _go_build_module(tool: Tool) -> None:
+    """Build `tool` in a module of gosvc's that requires its module at its version.
+
+    Kubernetes replaces its staging modules (k8s.io/api ...) by folders of its
+    own repository; here each is replaced by its published release, v0.MINOR.PATCH
+    of the same Kubernetes release. Where the package is a library, a main
+    function calls it.
+    """
+    go = str(find("go"))
+    folder = tools_dir() / "build" / f"{tool.name}-{tool.version}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    replaces = ""
+    ldflags = "-s -w"
+    if tool.module == "k8s.io/kubernetes":
+        required = f"{tool.module}@{tool.version}"
+        downloaded = subprocess.run(
+            [go, "mod", "download", "-json", required], capture_output=True, text=True, check=False
+        )
+        if downloaded.returncode != 0:
+            raise GosvcError(f"cannot download {required}: {downloaded.stdout}{downloaded.stderr}")
+        upstream = Path(json.loads(downloaded.stdout)["GoMod"]).read_text()
+        staged = re.findall(r"^\s*(k8s\.io/[\w.-]+) => \./staging/", upstream, flags=re.M)
+        published = "v0." + tool.version.split(".", 1)[1]
+        replaces = "replace (\n" + "".join(f"\t{name} => {name} {published}\n" for name in staged) + ")\n"
+        major, minor = tool.version.lstrip("v").split(".")[:2]
+        version = "k8s.io/component-base/version"
+        ldflags += (
+            f" -X {version}.gitVersion={tool.version} -X {version}.gitMajor={major} -X {version}.gitMinor={minor}"
+        )
+    (folder / "go.mod").write_text(
+        f"module gosvc.local/build/{tool.name}\n\ngo 1.25\n\nrequire {tool.module} {tool.version}\n\n{replaces}"
+    )
+    if call := _MAIN_CALLS.get(tool.package):
+        main = f'package main\n\nimport (\n\t"os"\n\n\t"{tool.package}"\n)\n\nfunc main() {{ {call} }}\n'
+        (folder / "main.go").write_text(main)
+        target = "."
+    else:
+        (folder / "tools.go").write_text(f'//go:build tools\n\npackage build\n\nimport _ "{tool.package}"\n')
+        target = tool.package
+    _run([go, "mod", "tidy"], cwd=folder)
+    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(_pinned_path(tool)), target], cwd=folder)
+
+
 def python_requirements() -> list[str]:
     """The pip requirements of the Python-shipped tools (the `tools` extra)."""
     return [tool.package for tool in TOOLS.values() if tool.source == "python"]
@@ -227,8 +288,8 @@ def _python_tool_present(tool: Tool) -> bool:
         return False
 
 
-def _run(argv: Iterable[str], env: dict[str, str] | None = None) -> None:
+def _run(argv: Iterable[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
     command = list(argv)
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
         raise GosvcError(f"`{' '.join(command)}` failed:\n{(result.stderr or result.stdout).strip()}")

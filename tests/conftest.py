@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from generator.control_plane import sharing_planes
+from generator.errors import ToolMissingError
 from generator.render import NewProject, new_project
+from generator.server_check import SERVER_VERSIONS
 
 # Property-based tests: bounded and derandomized in CI (the default); HYPOTHESIS_PROFILE=long runs
 # BUDGET_SCALE times as many examples, randomized, for a longer local search.
@@ -105,3 +108,15 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
         return new_project(tmp_path / name, answers, defaults=True, template=str(template_repo), quiet=True, **kwargs)
 
     yield _render
+
+
+@pytest.fixture(scope="session")
+def control_planes() -> Iterator[None]:
+    """One local control plane per Kubernetes version the kubernetes-server check uses, for the whole session:
+    each check applies into namespaces of its own instead of starting its own servers. Where kube-apiserver or
+    etcd is not installed, the checks report it themselves."""
+    try:
+        with sharing_planes(SERVER_VERSIONS):
+            yield
+    except ToolMissingError:
+        yield

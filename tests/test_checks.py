@@ -22,6 +22,8 @@ from generator import checks
 from generator.cli import main
 from generator.render import new_project
 
+pytestmark = pytest.mark.usefixtures("control_planes")
+
 GO_CHECKS = {"go-mod-tidy", "gofmt", "go-vet", "go-build", "go-test", "golangci-lint"}
 
 
@@ -88,10 +90,20 @@ class Mutation:
     ci_system: str
     mutate: Callable[[Path], None]
     fails: frozenset[str]
+    passes: frozenset[str] = frozenset()  # slow checks that must run, and pass, on this mutation
 
 
-def mutation(name: str, mutate: Callable[[Path], None], *fails: str, ci_system: str = "github-actions") -> Mutation:
-    return Mutation(name, ci_system, mutate, frozenset(fails or (name,)))
+def mutation(
+    name: str,
+    mutate: Callable[[Path], None],
+    *fails: str,
+    ci_system: str = "github-actions",
+    passes: frozenset[str] = frozenset(),
+) -> Mutation:
+    return Mutation(name, ci_system, mutate, frozenset(fails or (name,)), passes)
+
+
+SLOW_CHECKS = {"image", "kubernetes-server"}
 
 
 MUTATIONS = [
@@ -178,7 +190,7 @@ MUTATIONS = [
             ".github/workflows/ci.yml", r"^(\s+cancel-in-progress: ).*$", r"\1${{ github.ref != 'refs/heads/main' }}"
         ),
     ),
-    mutation("checkov", _regex("Dockerfile", r"^HEALTHCHECK .*\n.*\n", "")),
+    mutation("checkov", _regex("Dockerfile", r"^HEALTHCHECK .*\n.*\n", ""), "checkov", "image"),
     mutation("checkov", _delete(".checkov.yaml")),
     mutation("kube-score", _regex("deploy/base/deployment.yaml", r"^    kube-score/ignore: .*\n", "")),
     mutation("prometheus-config", _regex("prometheus/prometheus.yml", r"^(\s+scrape_interval: )\S+$", r"\g<1>15x")),
@@ -203,6 +215,44 @@ MUTATIONS = [
     mutation("compose", _regex("docker-compose.yml", r"^(\s+)read_only: true$", r"\g<0>\n\1readonly: true")),
     mutation("renovate-schema", _edit("renovate.json", '"enabled": true', '"enabled": "yes"')),
     mutation("shellcheck", _write("scripts/smoke.sh", "#!/bin/sh\nset -eu\ncurl -fsS http://localhost:$1/healthz\n")),
+    # A user Kubernetes cannot verify as non-root (runAsNonRoot needs a number).
+    mutation("image", _edit("Dockerfile", "USER 65532:65532", "USER nonroot")),
+    # What only the API server sees. Pod Security "restricted" (a warning on a Deployment, a refusal on a Pod):
+    mutation(
+        "kubernetes-server",
+        _edit("deploy/base/deployment.yaml", "type: RuntimeDefault", "type: Unconfined"),
+        "kubernetes-server",
+        "checkov",
+    ),
+    # A cross-field rule no schema holds: a PodDisruptionBudget with both bounds.
+    mutation(
+        "kubernetes-server",
+        _edit("deploy/base/poddisruptionbudget.yaml", "  maxUnavailable: 1", "  maxUnavailable: 1\n  minAvailable: 1"),
+    ),
+    # An autoscaler that may scale to zero: refused by the server (and kube-score warns of too few replicas).
+    mutation(
+        "kubernetes-server",
+        _edit(
+            "deploy/overlays/prod/kustomization.yaml",
+            "path: /spec/minReplicas\n        value: 2",
+            "path: /spec/minReplicas\n        value: 0",
+        ),
+        "kubernetes-server",
+        "kube-score",
+    ),
+    # The server accepts a Service whose target port no container names: the consistency check must catch it.
+    mutation(
+        "kubernetes-consistency",
+        _edit("deploy/base/service.yaml", "targetPort: http", "targetPort: grpc"),
+        passes=frozenset({"kubernetes-server"}),
+    ),
+    # SIGKILL before the drain delay and shutdown are over: consistency sees it in the manifest, image in the run.
+    mutation(
+        "image",
+        _edit("deploy/base/deployment.yaml", "terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 6"),
+        "image",
+        "kubernetes-consistency",
+    ),
 ]
 
 
@@ -227,14 +277,17 @@ def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Pa
     shutil.copytree(pristine[case.ci_system], repo)
     case.mutate(repo)
 
-    # Go checks read only Go sources and go.mod; the others read none of them.
+    # Go checks read only Go sources and go.mod; the others read none of them. The slow checks (the image built
+    # and run, the overlays applied to API servers) run where the mutation names them.
     relevant = [c.name for c in checks.CHECKS if (c.name in GO_CHECKS) == bool(case.fails & GO_CHECKS)] + (
         ["kubernetes-consistency"] if case.fails & GO_CHECKS else []
     )
+    relevant = [name for name in relevant if name not in SLOW_CHECKS or name in case.fails | case.passes]
     results = checks.run_checks(repo, relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}
     assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}
+    assert {r.check for r in results if r.status == checks.PASS} >= case.passes
     assert checks.exit_status(results) == 1
 
 

@@ -32,7 +32,7 @@ from tests.conftest import budget, git
 from tests.rules import DEFAULTS
 from tests.template_versions import commit_all, fingerprint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 
 BIN = Path(sys.executable).parent
 FREE_TEXT = ["service_name", "organization", "module_path", "description", "image_registry", "cpu_request",

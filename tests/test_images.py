@@ -1,8 +1,9 @@
 """Every base image's Dockerfile builds on a real engine, and its container serves as a pod would run it.
 
-Base images are pulled where a registry answers; elsewhere local stand-ins
-take their place. The terminal summary says which, with each image's build
-time and size, so CI output never hides that an image was a stand-in.
+Base images are pulled, unless GOSVC_OFFLINE_STANDINS=1 (as CI sets it on a
+machine no registry answers) asks for local stand-ins. The terminal summary
+says which, with each image's build time and size, so CI output never hides
+that an image was a stand-in.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from generator.images import (
 )
 from generator.matrix import CHOICES
 from generator.render import NewProject
-from generator.standins import BaseImage, BaseImages, Source, standin_tag
+from generator.standin_recipes import StandInError
+from generator.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
 
 VERSION = "gosvc-image-test"
 # GOSVC_IMAGE_BUILD=cold measures builds as on a fresh machine (no layer cache, empty Go caches of their own).
@@ -92,7 +94,8 @@ def images(request: pytest.FixtureRequest) -> Iterator[ImageSession]:
     except GosvcError as error:
         session = ImageSession(engine=None, engine_error=str(error), base_images=None)
     else:
-        session = ImageSession(engine=engine, engine_error="", base_images=BaseImages(engine))
+        base_images = BaseImages(engine, standins=offline_standins())
+        session = ImageSession(engine=engine, engine_error="", base_images=base_images)
     request.config.pluginmanager.register(session, "gosvc-image-report")
     yield session
 
@@ -119,11 +122,14 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
     assert served.process_uids, "the container runs no process"
     assert set(served.process_uids) == {NONROOT_USER.split(":")[0]}
     assert served.healthz_status == 200
+    assert served.readyz_status == 200
     assert served.metrics_status == 200
     assert served.metrics_on_api_port_status == 404, "metrics have a port of their own"
     assert served.health == "healthy", "the image's HEALTHCHECK runs the healthcheck command"
     assert re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE), served.metrics[:2000]
     assert re.search(r'^http_requests_total\{[^}]*route="/healthz"[^}]*\} [1-9]', served.metrics, re.MULTILINE)
+    assert served.exit_code == 0, "SIGTERM drains and exits cleanly"
+    assert served.stop_seconds < 35, "within the Deployment's grace period"
     assert re.search(rf'^build_info\{{[^}}]*version="{VERSION}"[^}}]*\}} 1$', served.metrics, re.MULTILINE)
 
 
@@ -172,3 +178,20 @@ def test_no_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("GOSVC_DOCKER", str(client))
     with pytest.raises(EngineUnavailableError, match=r"no docker engine answers .*start it as root"):
         find_engine()
+
+
+def test_an_image_no_registry_serves_needs_offline_standins_and_none_is_pulled_with_them(tmp_path: Path) -> None:
+    """Without --offline-standins a failed pull is an error that says how to go on; with it nothing is pulled."""
+    log = tmp_path / "docker.log"
+    client = tmp_path / "docker"
+    client.write_text(f'#!/bin/sh\necho "$@" >> {log}\necho "no registry answers" >&2\nexit 1\n')
+    client.chmod(0o755)
+    engine = Engine(str(client))
+
+    with pytest.raises(StandInError, match=r"cannot pull golang:1\.26 \(no registry answers\); .*--offline-standins"):
+        BaseImages(engine, standins=False).ensure("golang:1.26")
+    assert "pull --quiet golang:1.26" in log.read_text()
+
+    log.unlink()
+    assert BaseImages(engine, standins=True).pull_error("golang:1.26") == "pulling is off"
+    assert not log.exists(), "with stand-ins asked for, no registry is tried"

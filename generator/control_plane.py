@@ -1,0 +1,213 @@
+"""An ephemeral Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver, started and stopped by gosvc.
+
+No kubelet, scheduler or controller manager: nothing runs, but every object
+goes through what a cluster's API server does on a write (defaulting,
+validation, admission with Pod Security, server-side apply).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from generator.errors import GosvcError
+from generator.tools import find
+
+STARTUP_TIMEOUT_SECONDS = 120.0
+
+
+class ControlPlaneError(GosvcError):
+    """etcd or kube-apiserver did not start; the message ends with what it printed."""
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """A running API server: where it listens, a kubeconfig for it, and how long it took to become ready."""
+
+    version: str
+    server: str
+    kubeconfig: Path
+    seconds_to_ready: float
+
+
+def apiserver_tool(kubernetes_version: str) -> str:
+    """The tool name of the kube-apiserver built for `kubernetes_version` ("1.37.0" -> kube-apiserver-1.37)."""
+    return "kube-apiserver-" + ".".join(kubernetes_version.split(".")[:2])
+
+
+SHARED_PLANES_ENV = "GOSVC_CONTROL_PLANES"
+"""JSON {Kubernetes version: kubeconfig} of local control planes already running, which checks use instead of
+starting their own (`gosvc matrix` starts them once for all its variants)."""
+
+
+def shared_planes() -> dict[str, Path]:
+    """The running local control planes this process was given, by Kubernetes version."""
+    try:
+        given = json.loads(os.environ.get(SHARED_PLANES_ENV) or "{}")
+    except ValueError:
+        return {}
+    return {str(version): Path(str(path)) for version, path in given.items()} if isinstance(given, dict) else {}
+
+
+@contextmanager
+def sharing_planes(versions: Sequence[str]) -> Iterator[None]:
+    """Start a local control plane per version and give them to every check of this process."""
+    with contextlib.ExitStack() as stack:
+        planes = [stack.enter_context(local_control_plane(version)) for version in versions]
+        before = os.environ.get(SHARED_PLANES_ENV)
+        os.environ[SHARED_PLANES_ENV] = json.dumps({plane.version: str(plane.kubeconfig) for plane in planes})
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(SHARED_PLANES_ENV, None)
+            else:
+                os.environ[SHARED_PLANES_ENV] = before
+
+
+@contextmanager
+def local_control_plane(kubernetes_version: str) -> Iterator[ControlPlane]:
+    """etcd and kube-apiserver on free loopback ports, in a scratch folder removed afterwards."""
+    apiserver = find(apiserver_tool(kubernetes_version))
+    etcd = find("etcd")
+    scratch = Path(tempfile.mkdtemp(prefix="gosvc-control-plane-"))
+    processes: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
+    try:
+        started = time.monotonic()
+        client, peer, secure = _free_port(), _free_port(), _free_port()
+        processes.append(_start([str(etcd), *_etcd_flags(scratch, client, peer)], scratch / "etcd.log"))
+        token = secrets.token_hex(16)
+        flags = _apiserver_flags(scratch, f"http://127.0.0.1:{client}", secure, token)
+        processes.append(_start([str(apiserver), *flags], scratch / "kube-apiserver.log"))
+        server = f"https://127.0.0.1:{secure}"
+        _wait_until_ready(server, token, processes, scratch)
+        kubeconfig = _write_kubeconfig(scratch / "kubeconfig", server, token)
+        yield ControlPlane(kubernetes_version, server, kubeconfig, time.monotonic() - started)
+    finally:
+        for process, log in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _etcd_flags(scratch: Path, client: int, peer: int) -> list[str]:
+    return [
+        "--name", "gosvc",
+        "--data-dir", str(scratch / "etcd"),
+        "--listen-client-urls", f"http://127.0.0.1:{client}",
+        "--advertise-client-urls", f"http://127.0.0.1:{client}",
+        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-cluster", f"gosvc=http://127.0.0.1:{peer}",
+        "--log-level", "warn",
+    ]  # fmt: skip
+
+
+def _apiserver_flags(scratch: Path, etcd: str, port: int, token: str) -> list[str]:
+    key, public = scratch / "service-account.key", scratch / "service-account.pub"
+    _run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)])
+    _run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(public)])
+    tokens = scratch / "tokens.csv"
+    tokens.write_text(f'{token},gosvc,gosvc,"system:masters"\n')
+    return [
+        "--etcd-servers", etcd,
+        "--bind-address", "127.0.0.1",
+        "--advertise-address", "127.0.0.1",
+        "--endpoint-reconciler-type", "none",  # it refuses a loopback address, and there are no other servers
+        "--secure-port", str(port),
+        "--cert-dir", str(scratch / "certs"),
+        "--token-auth-file", str(tokens),
+        "--authorization-mode", "RBAC",
+        "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+        "--service-account-key-file", str(public),
+        "--service-account-signing-key-file", str(key),
+        "--service-cluster-ip-range", "10.96.0.0/16",
+    ]  # fmt: skip
+
+
+def _start(argv: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    log = log_path.open("wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return process, log
+
+
+def _wait_until_ready(
+    server: str, token: str, processes: list[tuple[subprocess.Popen[bytes], IO[bytes]]], scratch: Path
+) -> None:
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # its own self-signed certificate, on loopback, for this process only
+    request = urllib.request.Request(f"{server}/readyz", headers={"Authorization": f"Bearer {token}"})
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        for process, log in processes:
+            if process.poll() is not None:
+                log.flush()
+                name = Path(log.name).stem
+                raise ControlPlaneError(f"{name} exited with {process.returncode}:\n{_tail(scratch, name)}")
+        try:
+            with urllib.request.urlopen(request, timeout=2, context=unverified) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}: {error.read().decode(errors='replace')[-300:]}"
+        except (urllib.error.URLError, OSError) as error:
+            last = str(getattr(error, "reason", error))
+        time.sleep(0.25)
+    raise ControlPlaneError(
+        f"kube-apiserver was not ready within {STARTUP_TIMEOUT_SECONDS:.0f}s (last: {last}):\n"
+        + _tail(scratch, "kube-apiserver")
+    )
+
+
+def _tail(scratch: Path, name: str, lines: int = 30) -> str:
+    log = scratch / f"{name}.log"
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _write_kubeconfig(path: Path, server: str, token: str) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gosvc", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "gosvc", "user": {"token": token}}],
+        "contexts": [{"name": "gosvc", "context": {"cluster": "gosvc", "user": "gosvc"}}],
+        "current-context": "gosvc",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run([str(find(argv[0])), *argv[1:]], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ControlPlaneError(f"`{' '.join(argv)}` failed: {(result.stderr or result.stdout).strip()}")

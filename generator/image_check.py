@@ -1,0 +1,108 @@
+"""The `image` check: the repository's Dockerfile built by a real engine, and its container run as a pod.
+
+The image must name a numeric, non-root user itself (not one forced at run
+time); its container, read-only with every capability dropped, must answer
+/healthz and /readyz on the API port and /metrics on the metrics port only,
+pass its own HEALTHCHECK, and exit 0 within the grace period after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from generator import kube
+from generator.engine import find_engine
+from generator.errors import GosvcError
+from generator.images import DEFAULT_GRACE_SECONDS, BuiltImage, Served, build_image, serve_and_probe, service_ports
+from generator.outcome import NOTE, Outcome
+from generator.standins import BaseImages, offline_standins
+
+_NUMERIC_USER = re.compile(r"(?P<uid>[0-9]+)(:[0-9]+)?")
+
+
+def check_image(repo: Path) -> Outcome:
+    engine = find_engine()
+    base_images = BaseImages(engine, standins=offline_standins())
+    repo = repo.resolve()
+    name = re.sub(r"[^a-z0-9]+", "-", repo.name.lower()).strip("-")[:100] or "service"
+    tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder
+    grace, grace_source = _grace_period(repo)
+    report: list[str] = []
+    try:
+        built = build_image(engine, repo, tag, base_images=base_images)
+        report += _describe_build(built)
+        served = serve_and_probe(engine, tag, *service_ports(repo), grace_seconds=grace)
+    except GosvcError as error:
+        return Outcome(False, "\n".join([str(error), *report]))
+    finally:
+        engine.run("image", "rm", "--force", tag, check=False)
+    problems = _user_problems(built.user) + _serve_problems(served, grace)
+    report.append(
+        f"container: /healthz {served.healthz_status}, /readyz {served.readyz_status}, /metrics "
+        f"{served.metrics_status} on the metrics port and {served.metrics_on_api_port_status} on the API port; "
+        f"HEALTHCHECK {served.health}; up in {served.seconds_to_healthy:.1f}s; processes as uid "
+        f"{', '.join(sorted(set(served.process_uids))) or 'none'}"
+    )
+    report.append(
+        f"SIGTERM: exit code {served.exit_code} after {served.stop_seconds:.1f}s "
+        f"(grace period {grace}s, {grace_source})"
+    )
+    return Outcome(not problems, "\n".join([*problems, *report]))
+
+
+def _describe_build(built: BuiltImage) -> list[str]:
+    lines = [f"built in {built.seconds:.1f}s: {built.size_mib:.1f} MiB, user {built.user or '(none)'}"]
+    lines += [f"base image {image.describe()}" for image in built.base_images]
+    lines += [f"built as a changed copy: {change}" for change in built.changes]
+    standins = [image.ref for image in built.base_images if not image.is_real]
+    if standins:
+        lines.append(f"{NOTE}built on local stand-ins, not the real base images: {', '.join(standins)}")
+    return lines
+
+
+def _user_problems(user: str) -> list[str]:
+    match = _NUMERIC_USER.fullmatch(user)
+    if match is None:
+        return [f"the image's user is {user or 'unset (root)'}: it must be numeric (uid or uid:gid), so that "
+                "Kubernetes can verify runAsNonRoot"]  # fmt: skip
+    if int(match["uid"]) == 0:
+        return ["the image's user is root (uid 0)"]
+    return []
+
+
+def _serve_problems(served: Served, grace: int) -> list[str]:
+    problems = []
+    for path, status in (("/healthz", served.healthz_status), ("/readyz", served.readyz_status)):
+        if status != 200:
+            problems.append(f"{path} answered {status or 'nothing'}, not 200")
+    if served.metrics_status != 200 or not re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE):
+        problems.append(f"/metrics on the metrics port answered {served.metrics_status} without Go runtime metrics")
+    if served.metrics_on_api_port_status != 404:
+        problems.append(f"/metrics on the API port answered {served.metrics_on_api_port_status}: metrics are public")
+    if served.health != "healthy":
+        problems.append(f"the image's HEALTHCHECK did not pass: {served.health}")
+    if "0" in served.process_uids:
+        problems.append("a process of the container runs as root")
+    if served.exit_code != 0:
+        problems.append(f"after SIGTERM the container exited with {served.exit_code}, not 0")
+    if served.stop_seconds >= grace:
+        problems.append(f"shutting down took {served.stop_seconds:.1f}s, the whole grace period ({grace}s)")
+    return problems
+
+
+def _grace_period(repo: Path) -> tuple[int, str]:
+    """The Deployment's terminationGracePeriodSeconds, and where it came from."""
+    base = Path(kube.DEPLOY) / "base"
+    if not (repo / base / "kustomization.yaml").is_file():
+        return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no {base}"
+    try:
+        objects = kube.render(repo, base).objects
+    except kube.RenderError as error:
+        return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}"
+    for obj in objects:
+        if obj.get("kind") == "Deployment":
+            seconds = obj["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+            return int(seconds), f"from the Deployment in {base}"
+    return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no Deployment in {base}"

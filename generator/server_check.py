@@ -1,0 +1,113 @@
+"""The `kubernetes-server` check: every overlay applied to a real kube-apiserver, into a restricted namespace.
+
+By default on an ephemeral control plane gosvc starts on 127.0.0.1, at the
+oldest and the newest Kubernetes version the template supports, with
+server-side apply. With a context of the user's own (GOSVC_KUBE_CONTEXT, as
+`gosvc check --kube-context` sets it), a server-side dry run only: nothing
+is written. Whatever the server refuses fails the check, and so does every
+warning it returns (Pod Security "restricted" warns about a pod template
+that it would refuse in a Pod).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from generator import kube
+from generator.control_plane import apiserver_tool, local_control_plane, shared_planes
+from generator.outcome import Outcome
+from generator.tools import TOOLS, run_tool
+
+KUBE_CONTEXT_ENV = "GOSVC_KUBE_CONTEXT"
+"""A kubeconfig context to dry-run against instead of the local control plane (`--kube-context`)."""
+
+SERVER_VERSIONS = (kube.KUBERNETES_VERSIONS[0], kube.KUBERNETES_VERSIONS[-1])
+"""The oldest and the newest Kubernetes the template supports: the local control planes."""
+
+PSS_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")} | {
+    "pod-security.kubernetes.io/enforce-version": "latest"
+}
+
+
+def own_cluster() -> str:
+    """The user's kubeconfig context the check dry-runs against, or "" for local control planes."""
+    return os.environ.get(KUBE_CONTEXT_ENV, "")
+
+
+def check_kubernetes_server(repo: Path) -> Outcome:
+    rendered, problems = kube.render_all(repo)
+    overlays = [item for item in rendered if Path(item.name) != Path(kube.DEPLOY) / "base"]
+    if rendered and not overlays:
+        problems.append("no overlay under deploy/: nothing that is deployed to apply")
+    report: list[str] = []
+    context = own_cluster()
+    if context:
+        for overlay in overlays:
+            found, said = _apply(overlay, ["--context", context], dry_run=True)
+            problems += found
+            report += said
+        report.append(f"server-side dry run against context {context}: nothing was written")
+        return Outcome(not problems, "\n".join([*problems, *report]))
+    shared = shared_planes()
+    for version in SERVER_VERSIONS:
+        label = f"kube-apiserver {TOOLS[apiserver_tool(version)].version}"
+        with contextlib.ExitStack() as stack:
+            if version in shared:
+                kubeconfig, suffix = shared[version], "-" + secrets.token_hex(3)  # beside other runs' objects
+                report.append(f"{label}: local, shared by this run")
+            else:
+                plane = stack.enter_context(local_control_plane(version))
+                kubeconfig, suffix = plane.kubeconfig, ""
+                report.append(f"{label}: local, ready in {plane.seconds_to_ready:.1f}s")
+            for overlay in overlays:
+                found, said = _apply(overlay, ["--kubeconfig", str(kubeconfig)], dry_run=False, suffix=suffix)
+                problems += [f"{label}: {problem}" for problem in found]
+                report += [f"{label}: {line}" for line in said]
+    return Outcome(not problems, "\n".join([*problems, *report]))
+
+
+def _apply(
+    overlay: kube.Rendered, target: list[str], *, dry_run: bool, suffix: str = ""
+) -> tuple[list[str], list[str]]:
+    """Problems (refusals and warnings) and a summary line of applying one rendered overlay; with `suffix`, into
+    namespaces so renamed."""
+    objects = [_in_namespace(obj, suffix) for obj in overlay.objects]
+    namespaces = sorted({str(obj["metadata"]["namespace"]) for obj in objects if obj["metadata"].get("namespace")})
+    if not dry_run:  # namespaces of our own, labelled as restricted ones are
+        objects = [_namespace(name) for name in namespaces] + objects
+    with tempfile.TemporaryDirectory(prefix="gosvc-apply-") as scratch:
+        manifest = Path(scratch) / "objects.json"
+        manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        result = run_tool(
+            "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check",
+            *(["--dry-run=server"] if dry_run else []), "--filename", str(manifest), cwd=Path(scratch),
+        )  # fmt: skip
+    said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    problems = [f"{overlay.name}: {line}" for line in said if not _APPLIED.search(line)]
+    if result.returncode != 0 and not problems:
+        problems.append(f"{overlay.name}: kubectl apply failed with exit status {result.returncode}")
+    done = "sent server-side, not all taken," if result.returncode else "dry-run" if dry_run else "applied"
+    summary = f"{overlay.name}: {len(overlay.objects)} objects {done}" + ("" if result.returncode else " server-side")
+    return problems, [summary + (f" into namespace {', '.join(namespaces)}" if namespaces else "")]
+
+
+_APPLIED = re.compile(r"^\S+ (serverside-applied|unchanged|configured|created)( \(server dry run\))?$")
+"""kubectl's line for an object the server took; every other line is a refusal or a warning."""
+
+
+def _in_namespace(obj: dict[str, Any], suffix: str) -> dict[str, Any]:
+    namespace = obj["metadata"].get("namespace")
+    if not suffix or not namespace:
+        return obj
+    return {**obj, "metadata": {**obj["metadata"], "namespace": namespace + suffix}}
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": PSS_LABELS}}

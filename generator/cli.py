@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from generator import __version__, checks, tools
+from generator import __version__, checks, matrix, tools
 from generator.answers import IDENTITY_QUESTIONS, load_data_file, parse_data_args
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line, printable
 from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
@@ -81,6 +81,13 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _non_negative(text: str) -> int:
+    """An argument that must be a whole number, 0 or more (at most 6 digits)."""
+    if not text.strip().isascii() or not text.strip().isdigit() or len(text.strip()) > 6:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 999999 (got {text[:20]!r})")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gosvc",
@@ -132,6 +139,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
     check.set_defaults(handler=_check)
+
+    matrix = commands.add_parser(
+        "matrix", help="render every variant of the template (pairwise and seeded random) and check each"
+    )
+    matrix.add_argument("--template", metavar="SRC", help="template git URL or path (default: this gosvc's clone)")
+    matrix.add_argument("--vcs-ref", metavar="REF", help="template git ref to render (default: newest version tag)")
+    matrix.add_argument("--only", metavar="NAME,...", help="run only these checks (comma-separated)")
+    matrix.add_argument("--jobs", type=_positive, default=1, metavar="N", help="variants at once (default: 1)")
+    matrix.add_argument(
+        "--random", type=_non_negative, default=3, metavar="N", help="random variants besides the pairwise ones (3)"
+    )
+    matrix.add_argument("--seed", type=_non_negative, default=0, metavar="S", help="seed of the random variants (0)")
+    _add_offline_standins(matrix)
+    matrix.add_argument("--json", action="store_true", help="print a JSON list of {variant, answers, results}")
+    matrix.set_defaults(handler=_matrix)
 
     tools = commands.add_parser("tools", help="the pinned tools the checks run")
     tools_commands = tools.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -227,6 +249,57 @@ def _check(args: argparse.Namespace) -> int:
     else:
         _print_check_table(results, width)
     return checks.exit_status(results)
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    only = _only_and_standins(args)
+    named = [(variant.name, variant) for variant in matrix.pairwise()]
+    named += [
+        (matrix.random_name(variant, number), variant)
+        for number, variant in enumerate(matrix.random_variants(args.random, args.seed), start=1)
+    ]
+
+    def progress(result: matrix.VariantResult, done: int, total: int) -> None:
+        if not args.json:
+            failed = [r.check for r in result.results if r.status in (checks.FAIL, checks.MISSING)]
+            state = "pass" if result.passed else f"FAIL {', '.join(failed) or result.error}"
+            print(f"[{done}/{total}] {result.name}: {state} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
+
+    results = matrix.run_matrix(
+        named, template=args.template, vcs_ref=args.vcs_ref, only=only, jobs=args.jobs, progress=progress
+    )
+    if args.json:
+        _print_json([result.as_json() for result in results])
+    else:
+        _print_matrix_table(results, checks.select(only))
+    statuses = [r for result in results for r in result.results]
+    if any(result.error for result in results):
+        return 1
+    return checks.exit_status(statuses)
+
+
+_CELLS = {checks.PASS: ".", checks.FAIL: "F", checks.MISSING: "M", checks.NOT_APPLICABLE: "-"}
+
+
+def _print_matrix_table(results: Sequence[matrix.VariantResult], chosen: Sequence[checks.Check]) -> None:
+    """Variants down, checks across by number (legend below): . pass, F fail, M tool missing, - not applicable."""
+    width = max([len("variant"), *(len(result.name) for result in results)])
+    numbers = " ".join(f"{index % 100:>2}" for index in range(1, len(chosen) + 1))
+    print(f"{'variant':<{width}}  {numbers}  seconds")
+    for result in results:
+        by_check = {r.check: r.status for r in result.results}
+        cells = " ".join(f"{_CELLS.get(by_check.get(check.name, ''), '?'):>2}" for check in chosen)
+        print(f"{result.name:<{width}}  {cells}  {result.seconds:7.0f}" + (f"  {result.error}" if result.error else ""))
+    print("checks: " + ", ".join(f"{index} {check.name}" for index, check in enumerate(chosen, start=1)))
+    print(". pass  F fail  M tool missing  - not applicable  ? not run")
+    for result in results:
+        for r in result.results:
+            if r.status in (checks.FAIL, checks.MISSING):
+                print(f"{result.name} / {r.check}:")
+                for line in r.output.splitlines()[:20]:
+                    print(f"    {line}")
+    passed = sum(result.passed for result in results)
+    print(f"{passed} of {len(results)} variants passed every check")
 
 
 def _print_check_table(results: Sequence[checks.Result], width: int) -> None:

@@ -1,16 +1,32 @@
-"""The variant matrix: one declaration that tests and benchmarks share.
+"""The variant matrix behind `gosvc matrix`: which variants, and each one rendered and checked.
 
 Every choice question with its values, and the covering sets of variants
 built from them: each value at least once, and every pair of values of the
-factors that interact most (base image, CI system, autoscaling, Go version).
+choice questions (base image, CI system, autoscaling, Go version, CPU
+limit); then seeded random variants that also vary the free answers (names,
+ports, resources, replicas) within their rules.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Mapping, Sequence
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from generator import checks
+from generator.control_plane import shared_planes, sharing_planes
+from generator.errors import InvalidAnswerError, InvalidInputError
+from generator.render import new_project
+from generator.server_check import SERVER_VERSIONS, own_cluster
+from generator.template import check_renderable, default_source
 
 CHOICES: Mapping[str, Sequence[Any]] = {
     "base_image": ("distroless", "alpine", "scratch", "chainguard"),
@@ -73,3 +89,119 @@ def pairwise(factors: Sequence[str] = PAIRWISE_FACTORS) -> list[Variant]:
 
 def _pairs(row: Sequence[Any]) -> set[tuple[int, Any, int, Any]]:
     return {(i, row[i], j, row[j]) for i, j in itertools.combinations(range(len(row)), 2)}
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+_CPU = ("50m", "100m", "250m", "500m", "1", "1.5", "2")
+_MEMORY_MI = (32, 64, 128, 256, 512, 1024)
+
+
+def random_variants(count: int, seed: int) -> list[Variant]:
+    """`count` variants with every answer drawn at random within its rule; the same `seed`, the same variants."""
+    draw = random.Random(seed)
+    variants = []
+    for _ in range(count):
+        cpu_request = draw.choice(_CPU)
+        millicores = float(cpu_request[:-1]) if cpu_request.endswith("m") else float(cpu_request) * 1000
+        memory_request, memory_limit = sorted(draw.sample(_MEMORY_MI, 2))
+        low = draw.randint(1, 5)
+        high = draw.randint(low, 20)
+        parts = [draw.choice(_LETTERS) + "".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(0, 9)))]
+        parts += ["".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(1, 8))) for _ in range(draw.randint(0, 2))]
+        name = "-".join(parts)
+        answers: dict[str, Any] = {key: draw.choice(values) for key, values in CHOICES.items()}
+        answers |= {
+            "service_name": name,
+            "http_port": draw.choice((1024, 8080, 8443, 65535)),
+            "metrics_port": draw.choice((9102, 9464, 2112)),
+            "replicas": draw.randint(low, high),
+            "hpa_min_replicas": low,
+            "hpa_max_replicas": high,
+            "hpa_cpu_utilization": draw.randint(1, 100),
+            "cpu_request": cpu_request,
+            "cpu_limit": draw.choice(["none", *(str(n) for n in range(1, 5) if n * 1000 >= millicores)]),
+            "memory_request": f"{memory_request}Mi",
+            "memory_limit": f"{memory_limit}Mi",
+            "slo_availability": draw.choice((99.0, 99.5, 99.9, 99.95, 99.99)),
+            "slo_latency_ms": draw.choice((1, 100, 250, 500, 10000)),
+        }
+        if answers["metrics_port"] == answers["http_port"]:
+            answers["metrics_port"] = 9102
+        variants.append(Variant(tuple(sorted(answers.items()))))
+    return variants
+
+
+def random_name(variant: Variant, number: int) -> str:
+    """A short name for a random variant: its number (the full answers are in the JSON report)."""
+    return f"random-{number}-{variant.data['service_name']}"
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant rendered and checked; `error` is why it could not be rendered, if it could not."""
+
+    name: str
+    answers: dict[str, Any]
+    results: tuple[checks.Result, ...]
+    seconds: float
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and checks.exit_status(self.results) == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "variant": self.name,
+            "answers": self.answers,
+            "passed": self.passed,
+            "seconds": self.seconds,
+            "error": self.error,
+            "results": [result.as_json() for result in self.results],
+        }
+
+
+def run_matrix(
+    variants: Sequence[tuple[str, Variant]],
+    *,
+    template: str | None,
+    vcs_ref: str | None,
+    only: Sequence[str] | None,
+    jobs: int = 1,
+    progress: Callable[[VariantResult, int, int], None] = lambda *_: None,
+) -> list[VariantResult]:
+    """Render each named variant into a scratch folder and run the checks on it, `jobs` variants at once."""
+    chosen = checks.select(only)
+    if jobs < 1:
+        raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
+    source = template or default_source()
+    check_renderable(source, vcs_ref)  # a template that cannot be rendered is one error, not one per variant
+    finished = itertools.count(1)
+    lock = threading.Lock()
+
+    def one(name: str, variant: Variant) -> VariantResult:
+        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen])
+        with lock:
+            progress(result, next(finished), len(variants))
+        return result
+
+    with contextlib.ExitStack() as stack:
+        if "kubernetes-server" in {check.name for check in chosen} and not shared_planes() and not own_cluster():
+            stack.enter_context(sharing_planes(SERVER_VERSIONS))  # started once, for every variant
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=jobs))
+        return list(pool.map(lambda named: one(*named), variants))
+
+
+def _check_variant(name: str, variant: Variant, template: str, vcs_ref: str | None, only: list[str]) -> VariantResult:
+    started = time.monotonic()
+    answers = variant.data
+    with tempfile.TemporaryDirectory(prefix="gosvc-matrix-") as scratch:
+        dest = Path(scratch) / str(answers.get("service_name", "orders-api"))
+        data = {"service_name": "orders-api", **answers}
+        try:
+            project = new_project(dest, data, defaults=True, template=template, vcs_ref=vcs_ref, quiet=True)
+        except InvalidAnswerError as error:  # the matrix drew an answer the template refuses
+            return VariantResult(name, data, (), round(time.monotonic() - started, 1), error=str(error))
+        results = tuple(checks.run_checks(project.dest, only))
+    return VariantResult(name, data, results, round(time.monotonic() - started, 1))

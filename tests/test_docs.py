@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
 
-from generator import checks, tools
+from generator import checks, cli, tools
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -40,3 +43,45 @@ def test_the_tools_extra_pins_the_python_tools_of_the_tools_table() -> None:
     pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 
     assert pyproject["project"]["optional-dependencies"]["tools"] == tools.python_requirements()
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = "gosvc") -> dict[str, argparse.ArgumentParser]:
+    """Every runnable command (`gosvc fleet update`...) and its parser."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= _commands(sub, f"{prefix} {name}")
+    return found or {prefix: parser}
+
+
+def test_the_command_table_shows_every_command_and_flag() -> None:
+    rows = re.findall(r"^\| `(gosvc [^`]*)`(?: / `(gosvc [^`]*)`)? \|", README, flags=re.M)
+    documented = [usage for row in rows for usage in row if usage]
+
+    for command, parser in _commands(cli._parser()).items():
+        usage = next((line for line in documented if re.match(re.escape(command) + r"(?=\s|$)", line)), None)
+        assert usage is not None, f"the README's command table lacks `{command}`"
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in usage, f"the README's row for `{command}` lacks {flag}"
+            if not action.option_strings and action.dest != "help":
+                assert action.metavar in usage, f"the README's row for `{command}` lacks {action.metavar}"
+
+
+def test_every_module_of_the_package_serves_a_command() -> None:
+    """Each module is imported, directly or not, by the command line: nothing in generator/ is test-only."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, generator.cli; print(' '.join(sorted(sys.modules)))"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    modules = {f"generator.{path.stem}" for path in (PROJECT_ROOT / "generator").glob("*.py")} - {
+        "generator.__main__",
+        "generator.__init__",
+    }
+
+    assert modules - set(loaded) == set()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,11 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import checks
-from generator.matrix import CHOICES, Variant, pairwise
+from generator.matrix import CHOICES, pairwise, random_variants
 from generator.render import new_project
-from tests.conftest import budget
+from tests.conftest import budget, git
+from tests.rules import validated_questions, violation
 
-pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 
 
 def _failures(repo: Path) -> dict[str, str]:
@@ -34,17 +41,62 @@ def test_the_matrix_covers_every_value_and_every_pair() -> None:
                 assert len(pairs) == len(CHOICES[a]) * len(CHOICES[b]), (a, b)
 
 
-@pytest.mark.parametrize("variant", pairwise(), ids=lambda v: v.name)
-def test_variant_passes_every_check(variant: Variant, template_repo: Path, tmp_path: Path) -> None:
-    project = new_project(
-        tmp_path / "orders-api",
-        {"service_name": "orders-api", **variant.data},
-        defaults=True,
-        template=str(template_repo),
-        quiet=True,
+class _MatrixTable:
+    """Prints the table `gosvc matrix` printed in the terminal summary: the CI log shows it, pass or fail."""
+
+    def __init__(self) -> None:
+        self.table = ""
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.table:
+            terminalreporter.write_sep("-", "gosvc matrix")
+            for line in self.table.splitlines():
+                terminalreporter.write_line(line)
+
+
+def test_gosvc_matrix_passes_every_variant(template_repo: Path, request: pytest.FixtureRequest) -> None:
+    report = _MatrixTable()
+    request.config.pluginmanager.register(report, "gosvc-matrix-table")
+    command = [str(BIN / "gosvc"), "matrix", "--template", str(template_repo), "--random", str(budget(3))]
+
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    report.table = finished.stdout
+
+    variants = len(pairwise()) + budget(3)
+    assert "Traceback" not in finished.stderr
+    assert f"{variants} of {variants} variants passed every check" in finished.stdout, finished.stdout[-5000:]
+    assert finished.returncode == 0
+
+
+def test_gosvc_matrix_fails_with_the_variant_and_the_check(template_repo: Path, tmp_path: Path) -> None:
+    """A template whose Dockerfile breaks the lint: the matrix fails, naming every variant and the check."""
+    broken = tmp_path / "template"
+    shutil.copytree(template_repo, broken, symlinks=True)
+    dockerfile = broken / "template" / "Dockerfile.jinja"
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN cd /tmp\n")  # hadolint DL3003: use WORKDIR
+    git(broken, "commit", "-qam", "a Dockerfile hadolint refuses")
+    git(broken, "tag", "-f", "v1.0.0")
+
+    finished = subprocess.run(
+        [str(BIN / "gosvc"), "matrix", "--template", str(broken), "--random", "0", "--only", "hadolint", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
-    assert _failures(project.dest) == {}
+    rows = json.loads(finished.stdout)
+    assert finished.returncode == 1
+    assert {row["variant"] for row in rows if not row["passed"]} == {variant.name for variant in pairwise()}
+    assert all(result["check"] == "hadolint" for row in rows for result in row["results"])
+
+
+def test_random_variants_are_seeded_and_valid() -> None:
+    assert random_variants(5, seed=7) == random_variants(5, seed=7)
+    assert random_variants(5, seed=7) != random_variants(5, seed=8)
+    for variant in random_variants(50, seed=1):
+        answers = variant.data
+        refused = {name: violation(name, answers[name], **answers) for name in validated_questions() if name in answers}
+        assert {name: rule for name, rule in refused.items() if rule} == {}, answers
 
 
 names = st.from_regex(r"[a-z][a-z0-9]{0,10}(-[a-z0-9]{1,8}){0,2}", fullmatch=True)
@@ -75,6 +127,8 @@ def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
         "cpu_limit": cpu_limit,
         "memory_request": memory_request,
         "memory_limit": memory_limit,
+        "slo_availability": draw(st.sampled_from([99.0, 99.5, 99.9, 99.95, 99.99])),
+        "slo_latency_ms": draw(st.sampled_from([1, 50, 250, 500, 1000, 2500, 10000])),
     }
 
 

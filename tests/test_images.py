@@ -70,7 +70,7 @@ class ImageSession:
         for image in resolved:
             write(f"  {image.describe()}")
         for error in sorted({image.pull_error for image in standins}):
-            write(f"  pull failed: {error}")
+            write(f"  not pulled: {error}")
         unverified = sorted(image.ref for image in standins if "@sha256:" in image.ref)
         if unverified:
             write("digests pinned in the Dockerfiles that could not be verified against their registry here:")

@@ -270,3 +270,16 @@ def test_renovate_pins_digests_and_tidies_go_modules(render: Render) -> None:
 
     assert {"docker:pinDigests", "helpers:pinGitHubActionDigestsToSemver"} <= set(config["extends"])
     assert config["postUpdateOptions"] == ["gomodTidy"]
+
+
+def test_the_readme_explains_each_alert_and_the_objectives_answered(render: Render) -> None:
+    project = render({"slo_availability": 99.5, "slo_latency_ms": 250}).dest
+    readme = (project / "README.md").read_text()
+    section = readme[readme.index("## Service level objectives") :].split("\n## ", 1)[0]
+    alerts = re.findall(r"^\s+- alert: (\w+)$", (project / "prometheus" / "alerts.yml").read_text(), flags=re.M)
+
+    assert alerts, "the alert rules name no alert"
+    for alert in set(alerts):
+        assert alert in section.replace("`", ""), f"the README's SLO section does not explain {alert}"
+    assert "99.5" in section and "250" in section, "the objectives answered are not in the README"
+    assert "page" in section and "ticket" in section

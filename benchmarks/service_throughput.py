@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generator.processes import free_port  # noqa: E402
 from generator.render import new_project  # noqa: E402 - needs the root on sys.path
 from generator.tools import find  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
@@ -128,7 +128,7 @@ def _go_build(folder: Path, package: str) -> Path:
 
 def _start(binary: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     folder.mkdir()
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "HTTP_PORT": str(port),
@@ -170,12 +170,6 @@ def _median(loads: list[Load]) -> Load:
         statistics.median(load.requests_per_second for load in loads),
         statistics.median(load.p99_seconds for load in loads),
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

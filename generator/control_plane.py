@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -23,9 +22,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from generator.errors import GosvcError
+from generator.processes import Server, free_port, start
 from generator.tools import find
 
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -86,27 +85,21 @@ def local_control_plane(kubernetes_version: str) -> Iterator[ControlPlane]:
     apiserver = find(apiserver_tool(kubernetes_version))
     etcd = find("etcd")
     scratch = Path(tempfile.mkdtemp(prefix="gosvc-control-plane-"))
-    processes: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
+    servers: list[Server] = []
     try:
         started = time.monotonic()
-        client, peer, secure = _free_port(), _free_port(), _free_port()
-        processes.append(_start([str(etcd), *_etcd_flags(scratch, client, peer)], scratch / "etcd.log"))
+        client, peer, secure = free_port(), free_port(), free_port()
+        servers.append(start("etcd", [str(etcd), *_etcd_flags(scratch, client, peer)], scratch / "etcd.log"))
         token = secrets.token_hex(16)
         flags = _apiserver_flags(scratch, f"http://127.0.0.1:{client}", secure, token)
-        processes.append(_start([str(apiserver), *flags], scratch / "kube-apiserver.log"))
+        servers.append(start("kube-apiserver", [str(apiserver), *flags], scratch / "kube-apiserver.log"))
         server = f"https://127.0.0.1:{secure}"
-        _wait_until_ready(server, token, processes, scratch)
+        _wait_until_ready(server, token, servers)
         kubeconfig = _write_kubeconfig(scratch / "kubeconfig", server, token)
         yield ControlPlane(kubernetes_version, server, kubeconfig, time.monotonic() - started)
     finally:
-        for process, log in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        for started_server in reversed(servers):
+            started_server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -145,15 +138,7 @@ def _apiserver_flags(scratch: Path, etcd: str, port: int, token: str) -> list[st
     ]  # fmt: skip
 
 
-def _start(argv: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
-    log = log_path.open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return process, log
-
-
-def _wait_until_ready(
-    server: str, token: str, processes: list[tuple[subprocess.Popen[bytes], IO[bytes]]], scratch: Path
-) -> None:
+def _wait_until_ready(server: str, token: str, servers: list[Server]) -> None:
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # its own self-signed certificate, on loopback, for this process only
@@ -161,11 +146,9 @@ def _wait_until_ready(
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     last = "no answer yet"
     while time.monotonic() < deadline:
-        for process, log in processes:
-            if process.poll() is not None:
-                log.flush()
-                name = Path(log.name).stem
-                raise ControlPlaneError(f"{name} exited with {process.returncode}:\n{_tail(scratch, name)}")
+        for started in servers:
+            if (status := started.exited()) is not None:
+                raise ControlPlaneError(f"{started.name} exited with {status}:\n{started.output()}")
         try:
             with urllib.request.urlopen(request, timeout=2, context=unverified) as response:
                 if response.status == 200:
@@ -176,15 +159,8 @@ def _wait_until_ready(
             last = str(getattr(error, "reason", error))
         time.sleep(0.25)
     raise ControlPlaneError(
-        f"kube-apiserver was not ready within {STARTUP_TIMEOUT_SECONDS:.0f}s (last: {last}):\n"
-        + _tail(scratch, "kube-apiserver")
+        f"kube-apiserver was not ready within {STARTUP_TIMEOUT_SECONDS:.0f}s (last: {last}):\n" + servers[-1].output()
     )
-
-
-def _tail(scratch: Path, name: str, lines: int = 30) -> str:
-    log = scratch / f"{name}.log"
-    text = log.read_text(errors="replace") if log.is_file() else ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _write_kubeconfig(path: Path, server: str, token: str) -> Path:
@@ -199,12 +175,6 @@ def _write_kubeconfig(path: Path, server: str, token: str) -> Path:
     path.write_text(json.dumps(config))
     path.chmod(0o600)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run(argv: list[str]) -> None:

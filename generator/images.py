@@ -12,8 +12,6 @@ import json
 import re
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +20,13 @@ from pathlib import Path
 
 from generator.engine import Engine, EngineCommandError
 from generator.errors import GosvcError
+from generator.processes import http_get
 from generator.render import read_answers
 from generator.standins import BaseImage, BaseImages
 
 NONROOT_USER = "65532:65532"
 BUILD_TIMEOUT_SECONDS = 900.0
 STARTUP_TIMEOUT_SECONDS = 30.0
-REQUEST_TIMEOUT_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 
 _FROM = re.compile(
@@ -242,9 +240,9 @@ def serve_and_probe(
         started = time.monotonic()
         healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
         seconds_to_healthy = time.monotonic() - started
-        readyz, _ = _get(f"{base_url}/readyz")
-        metrics_status, metrics = _get(f"{metrics_url}/metrics")
-        metrics_on_api_port_status, _ = _get(f"{base_url}/metrics")
+        readyz, _ = http_get(f"{base_url}/readyz")
+        metrics_status, metrics = http_get(f"{metrics_url}/metrics")
+        metrics_on_api_port_status, _ = http_get(f"{base_url}/metrics")
         health = _wait_for_health_check(engine, name, startup_timeout)
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
@@ -302,7 +300,7 @@ def _wait_until_healthy(engine: Engine, container: str, url: str, timeout: float
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
-        status, body = _get(url)
+        status, body = http_get(url)
         if status == 200:
             return status
         last = f"HTTP {status}: {body[:200]}" if status else body
@@ -343,17 +341,6 @@ def _stopped(engine: Engine, container: str, when: str) -> ContainerServeError |
     return ContainerServeError(
         f"the container stopped ({status}, exit code {code}) {when}; its output:\n" + _tail(logs.stdout + logs.stderr)
     )
-
-
-def _get(url: str) -> tuple[int, str]:
-    """Status and body of a GET; status 0 and the reason when nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            return int(response.status), response.read().decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError) as error:
-        return 0, str(getattr(error, "reason", error))
 
 
 def _tail(text: str, lines: int = 60) -> str:

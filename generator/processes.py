@@ -1,0 +1,72 @@
+"""Local servers the checks start: free loopback ports, output to a log file, stopped for sure."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+REQUEST_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class Server:
+    """A started process, and the file its output goes to."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def output(self, lines: int = 30) -> str:
+        """The last lines of what it wrote."""
+        self.log.flush()
+        text = Path(self.log.name).read_text(errors="replace")
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then SIGKILL after `timeout` seconds; its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return int(self.process.returncode)
+
+
+def start(name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> Server:
+    """Start `argv` with its output to `log_path`."""
+    log = log_path.open("wb")
+    environment = None if env is None else dict(env)
+    process = subprocess.Popen(
+        list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment
+    )
+    return Server(name, process, log)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = REQUEST_TIMEOUT_SECONDS) -> tuple[int, str]:
+    """Status and body of a GET; status 0 and the reason when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(getattr(error, "reason", error))

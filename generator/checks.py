@@ -17,6 +17,7 @@ from generator import consistency, kube, scanners
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.image_check import check_image
 from generator.outcome import Outcome
+from generator.prometheus_check import check_prometheus_e2e
 from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 from generator.tools import groovy_classpath, run_tool
 
@@ -31,6 +32,7 @@ class Check:
     applies: Callable[[Path], bool]
     run: Callable[[Path], Outcome]
     describe: str = ""
+    waits: bool = False  # mostly waits on servers it started: runs beside the --jobs bound, not inside it
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,14 @@ CHECKS: tuple[Check, ...] = (
         + " in a Pod Security restricted namespace (or dry-run in --kube-context): no refusal, no warning",
     ),
     Check(
+        "prometheus-e2e",
+        has("prometheus/prometheus.yml", "go.mod"),
+        check_prometheus_e2e,
+        "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
+        "by route pattern, no page while up, a critical alert pending then firing once the service stops",
+        waits=True,
+    ),
+    Check(
         "image",
         has("Dockerfile"),
         check_image,
@@ -275,8 +285,11 @@ def run_checks(
     chosen = select(only)
     ordered = sorted(chosen, key=lambda check: _COST.get(check.name, 10))
     workers = jobs or max(2, (os.cpu_count() or 2))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {check.name: pool.submit(_run_one, check, repo, progress) for check in ordered}
+    waiting = sum(check.waits for check in ordered)
+    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=max(1, waiting)) as beside:
+        futures = {
+            check.name: (beside if check.waits else pool).submit(_run_one, check, repo, progress) for check in ordered
+        }
         by_name = {name: future.result() for name, future in futures.items()}
     return [by_name[check.name] for check in chosen]
 

@@ -14,16 +14,18 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from generator.errors import GosvcError, ToolMissingError
+from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 
 TOOLS_ENV_VAR = "GOSVC_TOOLS"
+PROMETHEUS_VERSION = "v0.316.0"  # Prometheus 3.x releases are published to the Go proxy as v0.3xx.y modules
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ TOOLS: dict[str, Tool] = {
         Tool("gofmt", "system", "it comes with Go: put Go's bin folder on PATH", "1.25+"),
         Tool("golangci-lint", "go", "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", "v2.15.0"),
         Tool("actionlint", "go", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
-        # Prometheus v3 releases are published to the Go proxy as v0.3xx.y modules.
-        Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", "v0.316.0"),
+        Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", PROMETHEUS_VERSION),
+        # The server of the prometheus-e2e check, at promtool's version.
+        Tool("prometheus", "go", "github.com/prometheus/prometheus/cmd/prometheus", PROMETHEUS_VERSION),
         Tool("kube-score", "go", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0"),
         # Servers of the kubernetes-server check. Kubernetes' own go.mod replaces its staging modules by
         # folders, which `go install` refuses: a build module replaces each by its published v0.x release.
@@ -166,14 +169,25 @@ def _stamp_matches(tool: Tool) -> bool:
     return bool(stamp.get("package") == tool.package and stamp.get("version") == tool.version)
 
 
-def install(progress: Callable[[str], None] = lambda _: None) -> list[str]:
-    """Install every pinned tool that is missing; return what was installed. Idempotent.
+def chosen(only: Collection[str] | None = None, skip: Collection[str] = ()) -> list[Tool]:
+    """The tools `only` names (all when None) but those `skip` names; an unknown name is an input error."""
+    unknown = [name for name in [*(only or ()), *skip] if name not in TOOLS]
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise InvalidInputError(f"unknown tool {shown}; the tools are: {', '.join(TOOLS)}")
+    return [tool for tool in TOOLS.values() if (only is None or tool.name in only) and tool.name not in skip]
+
+
+def install(tools: Collection[Tool] | None = None, progress: Callable[[str], None] = lambda _: None) -> list[str]:
+    """Install every pinned tool of `tools` (all when None) that is missing; return what was installed.
+    Idempotent.
 
     Go builds take the CPU and run one after the other; the downloads (pip,
     the virtualenvs, npm) run beside them, each in a thread of its own.
     """
-    python_tools = [tool for tool in TOOLS.values() if tool.source == "python" and not _python_tool_present(tool)]
-    missing = [tool for tool in TOOLS.values() if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
+    wanted = list(TOOLS.values()) if tools is None else list(tools)
+    python_tools = [tool for tool in wanted if tool.source == "python" and not _python_tool_present(tool)]
+    missing = [tool for tool in wanted if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
     go_lane: list[Callable[[], str]] = [
         partial(_install_pinned, tool, progress) for tool in missing if tool.source in ("go", "gobuild")
     ]
@@ -204,6 +218,7 @@ def _install_python(missing: list[Tool], progress: Callable[[str], None]) -> str
 
 def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
     """Install one tool of the tool cache and stamp it with its version."""
+    started = time.monotonic()
     if tool.source == "go":
         progress(f"go install {tool.package}@{tool.version}")
         env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
@@ -224,6 +239,7 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
         npm = [str(find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
         _run([*npm, f"{tool.package}@{tool.version}"])
     _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
+    progress(f"{tool.name} {tool.version} installed in {time.monotonic() - started:.0f}s")
     return tool.name
 
 

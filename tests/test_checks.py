@@ -103,7 +103,7 @@ def mutation(
     return Mutation(name, ci_system, mutate, frozenset(fails or (name,)), passes)
 
 
-SLOW_CHECKS = {"image", "kubernetes-server"}
+SLOW_CHECKS = {"image", "kubernetes-server", "prometheus-e2e"}
 
 
 MUTATIONS = [
@@ -246,6 +246,36 @@ MUTATIONS = [
         _edit("deploy/base/service.yaml", "targetPort: http", "targetPort: grpc"),
         passes=frozenset({"kubernetes-server"}),
     ),
+    # What only a running Prometheus and service show. Scrape config and rules that disagree on the job: the
+    # service-down alert pages while the service is up.
+    mutation(
+        "prometheus-e2e",
+        _regex("prometheus/prometheus.yml", r"^(\s+- job_name: )orders-api$", r"\1orders"),
+        passes=frozenset({"prometheus-config"}),
+    ),
+    # A scrape of a path the service does not serve: valid config, and up == 0.
+    mutation(
+        "prometheus-e2e",
+        _regex("prometheus/prometheus.yml", r"^(\s+)- job_name: orders-api$", r"\g<0>\n\1  metrics_path: /stats"),
+    ),
+    # A route label built from the path requested (unbounded cardinality); the unit tests see it too.
+    mutation(
+        "prometheus-e2e",
+        _edit(
+            "internal/server/middleware.go",
+            "route := routeLabel(pattern)",
+            "route := routeLabel(pattern) + r.URL.Path[1:]",
+        ),
+        "prometheus-e2e",
+        "go-test",
+    ),
+    # A service-down alert that no longer pages: nothing critical fires once the service stops.
+    mutation(
+        "prometheus-e2e",
+        _regex("prometheus/alerts.yml", r"(- alert: OrdersApiDown\n(?:.*\n)*?\s+severity: )critical", r"\1warning"),
+        "prometheus-e2e",
+        "prometheus-rules",
+    ),
     # SIGKILL before the drain delay and shutdown are over: consistency sees it in the manifest, image in the run.
     mutation(
         "image",
@@ -278,11 +308,13 @@ def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Pa
     case.mutate(repo)
 
     # Go checks read only Go sources and go.mod; the others read none of them. The slow checks (the image built
-    # and run, the overlays applied to API servers) run where the mutation names them.
+    # and run, the overlays applied to API servers, the service scraped by Prometheus) run where the mutation
+    # names them.
     relevant = [c.name for c in checks.CHECKS if (c.name in GO_CHECKS) == bool(case.fails & GO_CHECKS)] + (
         ["kubernetes-consistency"] if case.fails & GO_CHECKS else []
     )
     relevant = [name for name in relevant if name not in SLOW_CHECKS or name in case.fails | case.passes]
+    relevant += sorted((case.fails | case.passes) - set(relevant))  # a Go mutation that a running server sees too
     results = checks.run_checks(repo, relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}

@@ -1,0 +1,422 @@
+"""The `prometheus-e2e` check: the service and a real Prometheus on loopback, with the repository's own scrape
+config and alert rules.
+
+The service is built from its main package and run with the settings of
+deploy/base/config.env, on free ports. Prometheus runs prometheus/prometheus.yml
+with only its target addresses changed, and the rule files it names with every
+`for:` shortened (the output says to what). The check proves what a scrape and
+a page depend on: Prometheus scrapes the service (up == 1); real requests move
+the request counter and the latency histogram under the route's pattern, never
+the path requested; nothing pages while the service is up; and once the service
+has stopped, an alert of severity critical goes pending, then firing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.images import service_ports
+from generator.outcome import NOTE, Outcome
+from generator.processes import Server, free_port, http_get, start
+from generator.tools import TOOLS, find, run_tool, tool_environment
+
+CONFIG = Path("prometheus") / "prometheus.yml"
+SETTINGS = Path("deploy") / "base" / "config.env"
+TIME_SCALE = 20
+"""Each `for:` of the rules is divided by this, and kept at least one evaluation interval."""
+REQUESTS_PER_ROUTE = 20
+PROMETHEUS_DEFAULT_PORT = "9090"
+PROMETHEUS_DEFAULT_INTERVAL = 60.0  # seconds: Prometheus' default scrape and evaluation interval
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+# The metric names the alert rules and the README are written against.
+REQUESTS = "http_requests_total"
+DURATION = "http_request_duration_seconds"
+
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_ROUTE_PATTERN = re.compile(r"\.Handle(?:Func)?\(\s*\"((?:GET |HEAD )?\s*/[^\"]*)\"")
+
+
+class E2EFailure(Exception):
+    """A step of the check found something wrong; the message says what."""
+
+
+@dataclass(frozen=True)
+class ScrapePlan:
+    """The repository's Prometheus config as run here: what changed, and the service's job."""
+
+    config: dict[str, Any]
+    job: str
+    changed: list[str]
+    scrape_seconds: float
+    evaluation_seconds: float
+
+
+def check_prometheus_e2e(repo: Path) -> Outcome:
+    report: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gosvc-prometheus-") as folder, contextlib.ExitStack() as servers:
+        scratch = Path(folder)
+        try:
+            _run_scenario(repo.resolve(), scratch, servers, report)
+        except E2EFailure as failure:
+            return Outcome(False, "\n".join([str(failure), *report]))
+    return Outcome(True, "\n".join(report))
+
+
+def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, report: list[str]) -> None:
+    if not (repo / CONFIG).is_file():
+        raise E2EFailure(f"no {CONFIG}: nothing tells Prometheus to scrape the service")
+    routes = _api_routes(repo)
+    binary, package = _build_service(repo, scratch)
+    api_port, metrics_port = free_port(), free_port()
+    prometheus_port = free_port()
+    plan = _adapt_config(repo, service_ports(repo)[1], f"127.0.0.1:{metrics_port}", f"127.0.0.1:{prometheus_port}")
+    scaled, critical_for = _write_rules(repo, scratch / "config", plan)
+    (scratch / "config" / CONFIG.name).write_text(json.dumps(plan.config))
+
+    service = servers.enter_context(_serving(_start_service(binary, repo, scratch, api_port, metrics_port)))
+    api = f"http://127.0.0.1:{api_port}"
+    _wait_for(f"the service to answer {api}/readyz", lambda: http_get(f"{api}/readyz")[0] == 200, 30, service)
+    report.append(f"service built from {package}, serving 127.0.0.1:{api_port} (API), :{metrics_port} (metrics)")
+    prometheus = servers.enter_context(_serving(_start_prometheus(scratch, prometheus_port)))
+    base = f"http://127.0.0.1:{prometheus_port}"
+    ready = _wait_for("Prometheus to be ready", lambda: http_get(f"{base}/-/ready")[0] == 200, 60, prometheus)
+    report.append(f"Prometheus {TOOLS['prometheus'].version} ready in {ready:.1f}s on 127.0.0.1:{prometheus_port}")
+    report.append(f"{CONFIG} adapted in target addresses only: {'; '.join(plan.changed)}")
+    report.append(f"{NOTE}alert rules run with `for:` shortened {TIME_SCALE}x (at least one evaluation): {scaled}")
+
+    job = plan.job
+    window = 2 * plan.scrape_seconds + 10
+    try:
+        seconds = _wait_for(f"up{{job={json.dumps(job)}}} == 1", partial(_up, base, job), window, service, prometheus)
+    except E2EFailure as failure:
+        raise E2EFailure(f"{failure}; Prometheus says: {_scrape_errors(base, job)}") from failure
+    report.append(f'up{{job="{job}"}} == 1 after {seconds:.1f}s (scrape interval {plan.scrape_seconds:g}s)')
+
+    token = "gosvc-" + secrets.token_hex(4)
+    sent = _send_requests(api, routes, token)
+    for label, count in sent.items():
+        route = f"job={json.dumps(job)}, route={json.dumps(label)}"
+        for query in (
+            f"sum({REQUESTS}{{{route}}})",
+            f"sum({DURATION}_count{{{route}}})",
+            f'sum({DURATION}_bucket{{{route}, le="+Inf"}})',
+        ):
+            _wait_for(f"{query} >= {count}", partial(_counted, base, query, count), window, service)
+    report.append(
+        f"{REQUESTS} and the {DURATION} histogram moved by "
+        + ", ".join(f"{count} for route {label!r}" for label, count in sent.items())
+    )
+    leaked = _query(base, f'count by (__name__, route) ({{job="{job}", route=~".*{token}.*"}})')
+    if leaked:
+        raise E2EFailure(f"a route label holds the path requested, not its pattern: {_series(leaked)}")
+    report.append(f"no route label holds a requested path (requests to {token} paths)")
+
+    evaluated = _wait_for_evaluation(base, plan.evaluation_seconds, service)
+    paging = [alert for alert in _alerts(base) if _pages(alert)]
+    if paging:
+        raise E2EFailure(f"while the service is up, {_describe(paging)}")
+    report.append(f"no critical alert pending or firing while the service is up ({evaluated})")
+
+    stopping = time.monotonic()
+    exit_status = service.stop()
+    report.append(f"service stopped by SIGTERM: exit status {exit_status} after {time.monotonic() - stopping:.1f}s")
+    report.append(_page_after_stop(base, plan, critical_for))
+
+
+def _api_routes(repo: Path) -> dict[str, str]:
+    """Route label -> a path to request, for every GET route registered with a literal pattern."""
+    routes: dict[str, str] = {}
+    for source in sorted(repo.rglob("*.go")):
+        if source.name.endswith("_test.go") or {".git", "vendor"} & set(source.relative_to(repo).parts):
+            continue
+        for pattern in _ROUTE_PATTERN.findall(source.read_text(errors="replace")):
+            path = pattern.split(" ", 1)[-1].strip()
+            routes[route_label(path)] = path
+    if not routes:
+        raise E2EFailure('no GET route registered with a literal pattern (mux.Handle("GET /...")): nothing to request')
+    return routes
+
+
+def route_label(path: str) -> str:
+    """The route label the service gives a pattern's path: "/{$}" is "/"."""
+    return path.removesuffix("{$}") or "/"
+
+
+def _send_requests(api: str, routes: dict[str, str], token: str) -> dict[str, int]:
+    """Send each route REQUESTS_PER_ROUTE requests, wildcards filled with `token`; requests counted by label."""
+    sent: dict[str, int] = {}
+    for label, pattern in routes.items():
+        path = re.sub(r"\{[^}/]*\.\.\.\}", f"{token}/{token}", pattern.removesuffix("{$}"))
+        path = re.sub(r"\{[^}/$]*\}", token, path)
+        for _ in range(REQUESTS_PER_ROUTE):
+            status, body = http_get(api + path)
+            if status == 0:
+                raise E2EFailure(f"GET {path} got no answer: {body}")
+        sent[label] = REQUESTS_PER_ROUTE
+    for _ in range(REQUESTS_PER_ROUTE):  # a path no pattern matches: its label must not be the path either
+        http_get(f"{api}/{token}/{token}")
+    return sent
+
+
+def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
+    listed = run_tool("go", "list", "-f", '{{if eq .Name "main"}}{{.ImportPath}}{{end}}', "./...", cwd=repo)
+    mains = listed.stdout.split()
+    if listed.returncode != 0 or len(mains) != 1:
+        found = ", ".join(mains) or (listed.stderr.strip() or "none")
+        raise E2EFailure(f"cannot tell which command is the service: main packages {found}")
+    binary = scratch / "service"
+    built = run_tool("go", "build", "-o", str(binary), mains[0], cwd=repo)
+    if built.returncode != 0:
+        raise E2EFailure(f"go build {mains[0]} failed:\n{built.stderr.strip()}")
+    return binary, mains[0]
+
+
+def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metrics_port: int) -> Server:
+    settings = _settings(repo / SETTINGS)
+    env = {
+        **tool_environment(),
+        **settings,
+        "HTTP_PORT": str(api_port),
+        "METRICS_PORT": str(metrics_port),
+        "SECRETS_DIR": str(scratch / "secrets"),
+    }
+    return start("service", [str(binary)], scratch / "service.log", env)
+
+
+def _settings(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a kustomize env file."""
+    if not path.is_file():
+        return {}
+    lines = (line.strip() for line in path.read_text(errors="replace").splitlines())
+    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
+    return {key.strip(): value for key, value in pairs}
+
+
+def _start_prometheus(scratch: Path, port: int) -> Server:
+    argv = [
+        str(find("prometheus")),
+        f"--config.file={scratch / 'config' / CONFIG.name}",
+        f"--storage.tsdb.path={scratch / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return start("prometheus", argv, scratch / "prometheus.log")
+
+
+@contextlib.contextmanager
+def _serving(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.stop(timeout=45)
+
+
+def _adapt_config(repo: Path, metrics_port: int, service: str, prometheus: str) -> ScrapePlan:
+    """The config with the service's targets pointed at `service` and Prometheus' own at `prometheus`."""
+    try:
+        config = yaml.safe_load((repo / CONFIG).read_text())
+    except yaml.YAMLError as error:
+        raise E2EFailure(f"{CONFIG} is not YAML: {error}") from error
+    if not isinstance(config, dict):
+        raise E2EFailure(f"{CONFIG} is not a mapping")
+    changed: list[str] = []
+    jobs: dict[str, float] = {}
+    global_config = config.get("global") or {}
+    default_scrape = _seconds(global_config.get("scrape_interval"), PROMETHEUS_DEFAULT_INTERVAL)
+    for scrape in config.get("scrape_configs") or []:
+        for static in scrape.get("static_configs") or []:
+            targets = []
+            for target in static.get("targets") or []:
+                host, _, port = str(target).rpartition(":")
+                if port == str(metrics_port):
+                    targets.append(service)
+                    jobs[str(scrape.get("job_name"))] = _seconds(scrape.get("scrape_interval"), default_scrape)
+                elif port == PROMETHEUS_DEFAULT_PORT and host in ("localhost", "127.0.0.1"):
+                    targets.append(prometheus)
+                else:
+                    targets.append(target)
+                if targets[-1] != target:
+                    changed.append(f"{target} -> {targets[-1]}")
+            static["targets"] = targets
+    if len(jobs) != 1:
+        raise E2EFailure(
+            f"{CONFIG} scrapes the metrics port {metrics_port} in {len(jobs)} jobs, not one: "
+            + (", ".join(jobs) or "Prometheus would not scrape the service")
+        )
+    [(job, scrape_seconds)] = jobs.items()
+    evaluation = _seconds(global_config.get("evaluation_interval"), PROMETHEUS_DEFAULT_INTERVAL)
+    return ScrapePlan(config, job, changed, scrape_seconds, evaluation)
+
+
+def _write_rules(repo: Path, folder: Path, plan: ScrapePlan) -> tuple[str, float]:
+    """Write the rule files the config names, `for:` shortened, beside the config; say what changed, and
+    return the longest shortened `for:` of a critical alert."""
+    changes: dict[str, str] = {}
+    critical_for = 0.0
+    for entry in plan.config.get("rule_files") or []:
+        for source in sorted((repo / CONFIG.parent).glob(str(entry))):
+            rules = yaml.safe_load(source.read_text()) or {}
+            for group in rules.get("groups") or []:
+                interval = _seconds(group.get("interval"), plan.evaluation_seconds)
+                for rule in group.get("rules") or []:
+                    if "for" in rule:
+                        shortened = max(interval, _seconds(rule["for"], 0) / TIME_SCALE)
+                        changes[str(rule["for"])] = _duration(shortened)
+                        rule["for"] = _duration(shortened)
+                        if (rule.get("labels") or {}).get("severity") == "critical":
+                            critical_for = max(critical_for, shortened)
+            target = folder / source.relative_to(repo / CONFIG.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(rules))
+    ordered = sorted(changes.items(), key=lambda change: _seconds(change[0], 0))
+    said = ", ".join(f"{before} -> {after}" for before, after in ordered)
+    return said or "no rule has a `for:`", critical_for
+
+
+def _page_after_stop(base: str, plan: ScrapePlan, scaled_for: float) -> str:
+    """Wait for a critical alert to go pending, then firing; say when each happened."""
+    started = time.monotonic()
+    deadline = started + plan.scrape_seconds + 3 * plan.evaluation_seconds + scaled_for + 15
+    pending: tuple[str, float] | None = None
+    while time.monotonic() < deadline:
+        paging = [alert for alert in _alerts(base) if _pages(alert)]
+        for alert in paging:
+            name, elapsed = alert["labels"]["alertname"], time.monotonic() - started
+            if alert["state"] == "pending" and pending is None:
+                pending = (name, elapsed)
+            if alert["state"] == "firing":
+                if pending is None:
+                    raise E2EFailure(f"{name} fired after the service stopped without being seen pending first")
+                return (
+                    f"after the service stopped: {pending[0]} pending at {pending[1]:.1f}s, "
+                    f"{name} firing at {elapsed:.1f}s"
+                )
+        time.sleep(0.5)
+    seen = f"{pending[0]} went pending at {pending[1]:.1f}s but " if pending else ""
+    raise E2EFailure(
+        f"the service stopped and {seen}no critical alert fired within {deadline - started:.0f}s: nothing pages"
+    )
+
+
+def _pages(alert: dict[str, Any]) -> bool:
+    return bool(alert.get("labels", {}).get("severity") == "critical" and alert.get("state") in ("pending", "firing"))
+
+
+def _describe(alerts: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{alert['labels'].get('alertname')} is {alert['state']}" for alert in alerts)
+
+
+def _wait_for_evaluation(base: str, evaluation_seconds: float, *servers: Server) -> str:
+    """Wait until every rule group has been evaluated once more from now; say how long that took."""
+    asked = time.time()
+
+    def evaluated_since() -> bool:
+        groups = _api(base, "rules").get("groups") or []
+        return bool(groups) and all(_timestamp(group.get("lastEvaluation", "")) > asked for group in groups)
+
+    seconds = _wait_for("a rule evaluation", evaluated_since, 2 * evaluation_seconds + 10, *servers)
+    return f"rules evaluated {seconds:.1f}s later"
+
+
+def _timestamp(rfc3339: str) -> float:
+    """Seconds since the epoch of Prometheus' RFC 3339 time stamps (nanoseconds cut to microseconds)."""
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", rfc3339)
+    if match is None:
+        return 0.0
+    fraction = (match[2] or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if match[3] == "Z" else match[3]
+    return datetime.fromisoformat(f"{match[1]}.{fraction}{zone}").timestamp()
+
+
+def _wait_for(what: str, condition: Callable[[], bool], timeout: float, *servers: Server) -> float:
+    """Poll `condition` until it holds; seconds it took. A server that exits, or the timeout, fails the check."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        for server in servers:
+            if (status := server.exited()) is not None:
+                raise E2EFailure(f"{server.name} exited with {status} waiting for {what}:\n{server.output()}")
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise E2EFailure(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _api(base: str, path: str, **params: str) -> dict[str, Any]:
+    url = f"{base}/api/v1/{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    status, body = http_get(url, timeout=10)
+    if status != 200:
+        raise E2EFailure(f"Prometheus answered {status} to {url}: {body[:300]}")
+    data = json.loads(body).get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _query(base: str, promql: str) -> list[dict[str, Any]]:
+    result = _api(base, "query", query=promql).get("result")
+    return result if isinstance(result, list) else []
+
+
+def _value(base: str, promql: str) -> float:
+    """The value of a query with one result; -1 while it has none."""
+    result = _query(base, promql)
+    return float(result[0]["value"][1]) if len(result) == 1 else -1.0
+
+
+def _up(base: str, job: str) -> bool:
+    return _value(base, f"up{{job={json.dumps(job)}}}") == 1
+
+
+def _scrape_errors(base: str, job: str) -> str:
+    targets = _api(base, "targets", state="active").get("activeTargets") or []
+    said = [
+        f"{target.get('scrapeUrl')} {target.get('health')}: {target.get('lastError') or 'no error'}"
+        for target in targets
+        if target.get("labels", {}).get("job") == job
+    ]
+    return "; ".join(said) or f"no target of job {job}"
+
+
+def _counted(base: str, promql: str, count: int) -> bool:
+    return _value(base, promql) >= count
+
+
+def _alerts(base: str) -> list[dict[str, Any]]:
+    alerts = _api(base, "alerts").get("alerts")
+    return alerts if isinstance(alerts, list) else []
+
+
+def _series(result: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        "{" + ", ".join(f'{key}="{value}"' for key, value in sorted(item["metric"].items())) + "}" for item in result
+    )
+
+
+def _seconds(duration: object, default: float) -> float:
+    """A Prometheus duration ("1m30s") in seconds; `default` when it is absent."""
+    if duration is None:
+        return default
+    text = str(duration)
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise E2EFailure(f"{text!r} is not a Prometheus duration")
+    return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def _duration(seconds: float) -> str:
+    whole = max(1, round(seconds))
+    minutes, rest = divmod(whole, 60)
+    return (f"{minutes}m" if minutes else "") + (f"{rest}s" if rest or not minutes else "")

@@ -1,0 +1,116 @@
+"""How the prometheus-e2e check reads a repository before it starts anything: durations, scrape targets, routes.
+
+The check itself runs on real servers in test_checks (every mutation named there) and in the matrix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from generator import prometheus_check
+from generator.prometheus_check import E2EFailure, route_label
+
+CONFIG = """\
+global:
+  scrape_interval: 10s
+  evaluation_interval: 20s
+rule_files:
+  - alerts.yml
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: [localhost:9090]
+  - job_name: orders
+    scrape_interval: 5s
+    static_configs:
+      - targets: ["orders:9102", "sidecar:7000"]
+"""
+
+
+def _repo(tmp_path: Path, config: str) -> Path:
+    (tmp_path / "prometheus").mkdir()
+    (tmp_path / "prometheus" / "prometheus.yml").write_text(config)
+    return tmp_path
+
+
+@given(st.integers(min_value=1, max_value=10**7))
+def test_durations_read_back_as_written(seconds: int) -> None:
+    written = prometheus_check._duration(seconds)
+
+    assert prometheus_check._seconds(written, 0) == seconds
+
+
+@pytest.mark.parametrize("text", ["5", "5x", "m5", "5m ", "1h-5m", ""])
+def test_a_malformed_duration_fails_the_check(text: str) -> None:
+    with pytest.raises(E2EFailure, match="not a Prometheus duration"):
+        prometheus_check._seconds(text, 0)
+
+
+def test_only_target_addresses_change(tmp_path: Path) -> None:
+    plan = prometheus_check._adapt_config(_repo(tmp_path, CONFIG), 9102, "127.0.0.1:1", "127.0.0.1:2")
+
+    assert plan.job == "orders"
+    assert (plan.scrape_seconds, plan.evaluation_seconds) == (5, 20)
+    assert plan.changed == ["localhost:9090 -> 127.0.0.1:2", "orders:9102 -> 127.0.0.1:1"]
+    scrapes = plan.config["scrape_configs"]
+    assert [static["targets"] for scrape in scrapes for static in scrape["static_configs"]] == [
+        ["127.0.0.1:2"],
+        ["127.0.0.1:1", "sidecar:7000"],
+    ]
+    assert plan.config["rule_files"] == ["alerts.yml"]
+
+
+def test_a_config_that_scrapes_no_metrics_port_fails(tmp_path: Path) -> None:
+    with pytest.raises(E2EFailure, match="in 0 jobs, not one: Prometheus would not scrape the service"):
+        prometheus_check._adapt_config(_repo(tmp_path, CONFIG), 9999, "a:1", "b:2")
+
+
+def test_two_jobs_scraping_the_metrics_port_fail(tmp_path: Path) -> None:
+    config = CONFIG + "  - job_name: again\n    static_configs:\n      - targets: [other:9102]\n"
+
+    with pytest.raises(E2EFailure, match="in 2 jobs, not one: orders, again"):
+        prometheus_check._adapt_config(_repo(tmp_path, config), 9102, "a:1", "b:2")
+
+
+def test_rules_are_shortened_but_never_below_one_evaluation(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, CONFIG)
+    (repo / "prometheus" / "alerts.yml").write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: Down\n        expr: up == 0\n        for: 5m\n        labels: {severity: critical}\n"
+        "      - alert: Slow\n        expr: up == 0\n        for: 1m\n        labels: {severity: warning}\n"
+        "      - alert: Now\n        expr: up == 0\n"
+    )
+    plan = prometheus_check._adapt_config(repo, 9102, "a:1", "b:2")
+
+    said, critical_for = prometheus_check._write_rules(repo, tmp_path / "out", plan)
+
+    assert said == "1m -> 20s, 5m -> 20s"
+    assert critical_for == 20
+    assert (tmp_path / "out" / "alerts.yml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "label"),
+    [("/{$}", "/"), ("/orders/{id}", "/orders/{id}"), ("/files/{path...}", "/files/{path...}"), ("/a/", "/a/")],
+)
+def test_route_labels_are_the_patterns_path(pattern: str, label: str) -> None:
+    assert route_label(pattern) == label
+
+
+def test_routes_come_from_literal_patterns_outside_tests(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "routes.go").write_text(
+        'mux.Handle("GET /{$}", h)\nmux.HandleFunc("GET /orders/{id}", h)\nmux.Handle("POST /orders", h)\n'
+    )
+    (tmp_path / "api" / "routes_test.go").write_text('mux.Handle("GET /only-in-tests", h)\n')
+
+    assert prometheus_check._api_routes(tmp_path) == {"/": "/{$}", "/orders/{id}": "/orders/{id}"}
+
+
+def test_no_route_to_request_fails(tmp_path: Path) -> None:
+    with pytest.raises(E2EFailure, match="nothing to request"):
+        prometheus_check._api_routes(tmp_path)

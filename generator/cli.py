@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     tools = commands.add_parser("tools", help="the pinned tools the checks run")
     tools_commands = tools.add_subparsers(title="commands", metavar="COMMAND", required=True)
     install = tools_commands.add_parser("install", help="install every missing pinned tool (idempotent)")
+    install.add_argument("--only", metavar="NAME,...", help="install only these tools (see `gosvc tools list`)")
+    install.add_argument("--skip", metavar="NAME,...", help="install every tool but these")
     install.add_argument("--json", action="store_true", help="print what was installed as JSON")
     install.set_defaults(handler=_tools_install)
     listing = tools_commands.add_parser("list", help="list the pinned tools and where they are")
@@ -224,9 +226,7 @@ def _only_and_standins(args: argparse.Namespace) -> list[str] | None:
         os.environ[OFFLINE_STANDINS_ENV] = "1"
     if args.only is None:
         return None
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    if not only:
-        raise InvalidInputError(f"--only names no check (got {args.only!r}); the checks are: {checks.names()}")
+    only = _names(args.only, "--only", "check", checks.names())
     checks.select(only)  # an unknown name is an input error before any work starts
     return only
 
@@ -317,12 +317,23 @@ def _print_check_table(results: Sequence[checks.Result], width: int) -> None:
 
 
 def _tools_install(args: argparse.Namespace) -> int:
-    installed = tools.install(progress=lambda step: print(f"  {step}", file=sys.stderr))
+    known = ", ".join(tools.TOOLS)
+    only = None if args.only is None else _names(args.only, "--only", "tool", known)
+    chosen = tools.chosen(only, () if args.skip is None else _names(args.skip, "--skip", "tool", known))
+    installed = tools.install(chosen, progress=lambda step: print(f"  {step}", file=sys.stderr))
     if args.json:
         _print_json({"installed": installed, "tools_dir": str(tools.tools_dir())})
     else:
         print(f"Installed {', '.join(installed)}" if installed else "Every pinned tool is installed")
     return 0
+
+
+def _names(listed: str, flag: str, what: str, known: str) -> list[str]:
+    """The comma-separated names a flag was given; none at all is an input error."""
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    if not names:
+        raise InvalidInputError(f"{flag} names no {what} (got {listed!r}); the {what}s are: {known}")
+    return names
 
 
 def _tools_list(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from generator.control_plane import sharing_planes
+from generator.control_plane import apiserver_tool, sharing_planes
 from generator.errors import ToolMissingError
 from generator.render import NewProject, new_project
 from generator.server_check import SERVER_VERSIONS
@@ -108,6 +108,17 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
         return new_project(tmp_path / name, answers, defaults=True, template=str(template_repo), quiet=True, **kwargs)
 
     yield _render
+
+
+SERVER_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus")
+"""The tools the `servers` tests start; CI builds them while the other tests run."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run every check run the server checks too: they are `servers` tests."""
+    for item in items:
+        if "control_planes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(scope="session")

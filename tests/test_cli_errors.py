@@ -110,6 +110,8 @@ CASES = [
     Case("check --only ,", lambda s, _t: ["check", str(s), "--only", ","], ("names no check",)),
     Case("check --only ''", lambda s, _t: ["check", str(s), "--only", ""], ("names no check",)),
     Case("check --only an unknown name", lambda s, _t: ["check", str(s), "--only", "yamllint,x" * 1000], ("unknown",)),
+    Case("tools install --only an unknown tool", lambda _s, _t: ["tools", "install", "--only", "yq,helmm"], ("helmm",)),
+    Case("tools install --skip ,", lambda _s, _t: ["tools", "install", "--skip", ","], ("names no tool",)),
     Case("fleet update --jobs -1", lambda s, _t: ["fleet", "update", str(s), "--jobs", "-1"], ("--jobs",)),
     Case("an unknown option", lambda s, _t: ["new", str(s / "svc"), "--colour"], ("--colour",)),
     Case("a missing argument", lambda _s, _t: ["new"], ("DEST",)),

@@ -58,5 +58,5 @@ def test_both_run_the_matrix_on_the_commit_under_test() -> None:
     gitlab_script = yaml.safe_load(GITLAB.read_text())["template-matrix"]["script"]
 
     for commands in (workflow_steps, gitlab_script):
-        assert "gosvc matrix --vcs-ref HEAD" in commands
+        assert any(command.startswith("gosvc matrix --vcs-ref HEAD") for command in commands)
         assert any("gosvc tools install" in command for command in commands)

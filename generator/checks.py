@@ -15,6 +15,7 @@ from pathlib import Path
 
 from generator import consistency, kube, scanners
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
+from generator.helm_check import check_helm
 from generator.image_check import check_image
 from generator.outcome import Outcome
 from generator.prometheus_check import check_prometheus_e2e
@@ -140,7 +141,15 @@ CHECKS: tuple[Check, ...] = (
         "kubernetes-schema",
         has("deploy"),
         kube.validate_schemas,
-        "kustomize every overlay; strict schemas of Kubernetes " + ", ".join(kube.KUBERNETES_VERSIONS),
+        "kustomize every overlay, helm template every values file; strict schemas of Kubernetes "
+        + ", ".join(kube.KUBERNETES_VERSIONS),
+    ),
+    Check(
+        "helm",
+        has("deploy/chart/Chart.yaml"),
+        check_helm,
+        "helm lint --strict with every values file; values.schema.json refuses a value the chart does not define; "
+        "each values file renders the objects of the kustomization of its environment",
     ),
     Check(
         "kubernetes-consistency",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import one_line
-from generator.kube import Rendered, RenderError, kustomizations, render, render_all
+from generator.kube import CHART, Rendered, RenderError, kustomizations, render, render_all
 from generator.outcome import Outcome
 from generator.render import read_answers
 
@@ -45,11 +45,13 @@ def check_consistency(repo: Path) -> Outcome:
     rendered, problems = render_all(repo)
     for kustomization in rendered:
         problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
-    base = next((r for r in rendered if r.name == str(Path("deploy") / "base")), None)
-    if base is None:
+    # What the answers set directly: the kustomize base, and the chart with its own values.yaml.
+    defaults = {str(Path("deploy") / "base"), str(CHART / "values.yaml")}
+    bases = [r for r in rendered if r.name in defaults]
+    if not any(r.name == str(Path("deploy") / "base") for r in bases):
         problems.append("deploy/base is missing")
-    else:
-        problems += [f"deploy/base: {p}" for p in _readable(_matches_answers(base, answers))]
+    for base in bases:
+        problems += [f"{base.name}: {p}" for p in _readable(_matches_answers(base, answers))]
     return Outcome(not problems, "\n".join(problems) or f"{len(rendered)} kustomizations agree")
 
 

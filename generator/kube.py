@@ -1,9 +1,10 @@
-"""Kubernetes: every kustomization rendered with kustomize, and validated strictly against the schemas of
-the Kubernetes versions the template supports."""
+"""Kubernetes: every kustomization rendered with kustomize and every values file of the Helm chart with
+`helm template`, and validated strictly against the schemas of the Kubernetes versions the template supports."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ KUBERNETES_VERSIONS = ("1.33.0", "1.35.0", "1.37.0")
 
 DEPLOY = "deploy"
 """The folder holding the kustomizations, relative to the repository."""
+CHART = Path(DEPLOY) / "chart"
+"""The Helm chart, where the repository has one."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,64 @@ def render(repo: Path, kustomization: Path) -> Rendered:
     return Rendered(str(kustomization), objects, result.stdout)
 
 
+def chart_values(repo: Path) -> list[Path]:
+    """The chart's values files, relative to the repository: values.yaml, then each values-ENV.yaml."""
+    chart = repo / CHART
+    if not (chart / "Chart.yaml").is_file():
+        return []
+    found = [chart / "values.yaml", *sorted(chart.glob("values-*.yaml"))]
+    return [path.relative_to(repo) for path in found if path.is_file()]
+
+
+def render_chart(repo: Path, values: Path) -> Rendered:
+    """The chart rendered by `helm template` with `values` over values.yaml, released as the chart's name into
+    the namespace of the overlay of the same environment (values-dev.yaml: deploy/overlays/dev), or else the
+    release's own."""
+    try:
+        release = str(yaml.safe_load((repo / CHART / "Chart.yaml").read_text())["name"])
+    except (OSError, yaml.YAMLError, TypeError, KeyError) as error:
+        raise RenderError(f"{CHART}/Chart.yaml holds no chart name: {error}") from error
+    environment = values.stem.removeprefix("values").removeprefix("-")
+    namespace = _overlay_namespace(repo, environment) or "-".join(filter(None, (release, environment)))
+    extra = ["--values", str(values)] if values.name != "values.yaml" else []
+    result = run_tool("helm", "template", release, str(CHART), "--namespace", namespace, *helm_flags(extra), cwd=repo)
+    if result.returncode != 0:
+        raise RenderError(f"{values}: helm template failed: {result.stderr.strip()}")
+    try:
+        objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    except yaml.YAMLError as error:
+        raise RenderError(f"{values}: helm template wrote no YAML: {error}") from error
+    return Rendered(str(values), objects, result.stdout)
+
+
+def helm_flags(extra: list[str] | None = None) -> list[str]:
+    """`extra`, and what every helm command renders for: the newest Kubernetes the template supports (a Helm
+    built from source assumes an old one)."""
+    return ["--kube-version", KUBERNETES_VERSIONS[-1], *(extra or [])]
+
+
+def _overlay_namespace(repo: Path, environment: str) -> str:
+    kustomization = repo / DEPLOY / "overlays" / environment / "kustomization.yaml"
+    if not environment or not kustomization.is_file():
+        return ""
+    try:
+        return str(yaml.safe_load(kustomization.read_text()).get("namespace") or "")
+    except (yaml.YAMLError, AttributeError):
+        return ""
+
+
 def render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
-    """Every kustomization rendered, and why those that could not be were not."""
+    """Every kustomization and every values file of the chart rendered, and why those that could not be were
+    not."""
     rendered, problems = [], []
     folders = kustomizations(repo)
     if not folders:
         problems.append("no kustomization.yaml under deploy/")
-    for folder in folders:
+    renders = [partial(render, repo, folder) for folder in folders]
+    renders += [partial(render_chart, repo, values) for values in chart_values(repo)]
+    for build in renders:
         try:
-            rendered.append(render(repo, folder))
+            rendered.append(build())
         except RenderError as error:
             problems.append(str(error))
     return rendered, problems

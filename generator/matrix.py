@@ -34,9 +34,10 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "hpa_enabled": (True, False),
     "go_version": ("1.26", "1.25"),
     "cpu_limit": ("none", "1"),
+    "deploy_format": ("kustomize", "both"),
 }
 
-PAIRWISE_FACTORS = ("base_image", "ci_system", "hpa_enabled", "go_version", "cpu_limit")
+PAIRWISE_FACTORS = ("base_image", "ci_system", "hpa_enabled", "go_version", "cpu_limit", "deploy_format")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.kube import KUBERNETES_VERSIONS, Rendered, render_all
+from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, render_all
 from generator.outcome import Outcome
 from generator.tools import run_tool
 
@@ -36,7 +36,8 @@ class _Findings:
 def checkov(repo: Path) -> Outcome:
     """checkov on the repository as it is, then on each overlay as kustomize renders it."""
     rendered, problems = _deployed(repo)
-    raw = _checkov_run(repo, ["-d", "."], CHECKOV_FRAMEWORKS)
+    # Helm templates are YAML only once rendered: checkov reads the chart in the rendered files.
+    raw = _checkov_run(repo, ["-d", ".", "--skip-path", f"{CHART}/templates"], CHECKOV_FRAMEWORKS)
     expected = _expected_raw_files(repo)
     with tempfile.TemporaryDirectory(prefix="gosvc-checkov-") as scratch:
         files = _write_rendered(Path(scratch), rendered)
@@ -152,6 +153,7 @@ def _expected_raw_files(repo: Path) -> set[str]:
         path
         for path in sorted((repo / "deploy").rglob("*.yaml"))
         if "\nkind: Deployment" in path.read_text(encoding="utf-8", errors="replace")
+        and not path.is_relative_to(repo / CHART / "templates")
     ]
     expected |= {f"/{path.relative_to(repo)}" for path in deployments}
     return expected

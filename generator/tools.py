@@ -57,6 +57,7 @@ TOOLS: dict[str, Tool] = {
         # The server of the prometheus-e2e check, at promtool's version.
         Tool("prometheus", "go", "github.com/prometheus/prometheus/cmd/prometheus", PROMETHEUS_VERSION),
         Tool("kube-score", "go", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0"),
+        Tool("helm", "go", "helm.sh/helm/v3/cmd/helm", "v3.22.0"),
         # Servers of the kubernetes-server check. Kubernetes' own go.mod replaces its staging modules by
         # folders, which `go install` refuses: a build module replaces each by its published v0.x release.
         Tool("kube-apiserver-1.33", "gobuild", "k8s.io/kubernetes/cmd/kube-apiserver", "v1.33.13", "k8s.io/kubernetes"),

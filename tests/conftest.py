@@ -110,15 +110,16 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
     yield _render
 
 
-SERVER_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus")
-"""The tools the `servers` tests start; CI builds them while the other tests run."""
+SLOW_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus", "helm")
+"""The tools `gosvc tools install` compiles for minutes on a new machine, which the `slow_tools` tests use; CI
+builds them while the other tests run."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that run every check run the server checks too: they are `servers` tests."""
+    """Tests that run every check run the server checks too: they are `slow_tools` tests."""
     for item in items:
         if "control_planes" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.servers)
+            item.add_marker(pytest.mark.slow_tools)
 
 
 @pytest.fixture(scope="session")

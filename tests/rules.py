@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_namespace": "monitoring",
     "slo_availability": 99.9,
     "slo_latency_ms": 500,
+    "deploy_format": "kustomize",
     "ci_system": "github-actions",
 }
 """A valid answer to every question: the context a rule is tried in."""

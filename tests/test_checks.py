@@ -24,18 +24,24 @@ from generator.render import new_project
 
 pytestmark = pytest.mark.usefixtures("control_planes")
 
+PRISTINE: dict[str, dict[str, str]] = {
+    "github-actions": {"ci_system": "github-actions"},
+    "gitlab-ci": {"ci_system": "gitlab-ci"},
+    "jenkins": {"ci_system": "jenkins"},
+    "helm-chart": {"deploy_format": "both"},
+}
 GO_CHECKS = {"go-mod-tidy", "gofmt", "go-vet", "go-build", "go-test", "golangci-lint"}
 
 
 @pytest.fixture(scope="module")
 def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A passing repository per CI system (the CI file is the only difference)."""
+    """A passing repository per CI system (the CI file is the only difference), and one with a Helm chart."""
     root = tmp_path_factory.mktemp("pristine")
     repos = {}
-    for ci_system in ("github-actions", "gitlab-ci", "jenkins"):
-        repos[ci_system] = new_project(
-            root / ci_system / "orders-api",
-            {"service_name": "orders-api", "ci_system": ci_system},
+    for name, answers in PRISTINE.items():
+        repos[name] = new_project(
+            root / name / "orders-api",
+            {"service_name": "orders-api", **answers},
             defaults=True,
             template=str(template_repo),
             quiet=True,
@@ -87,7 +93,7 @@ def _all(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
 @dataclass(frozen=True)
 class Mutation:
     name: str
-    ci_system: str
+    repo: str  # the PRISTINE repository it mutates
     mutate: Callable[[Path], None]
     fails: frozenset[str]
     passes: frozenset[str] = frozenset()  # slow checks that must run, and pass, on this mutation
@@ -97,10 +103,10 @@ def mutation(
     name: str,
     mutate: Callable[[Path], None],
     *fails: str,
-    ci_system: str = "github-actions",
+    repo: str = "github-actions",
     passes: frozenset[str] = frozenset(),
 ) -> Mutation:
-    return Mutation(name, ci_system, mutate, frozenset(fails or (name,)), passes)
+    return Mutation(name, repo, mutate, frozenset(fails or (name,)), passes)
 
 
 SLOW_CHECKS = {"image", "kubernetes-server", "prometheus-e2e"}
@@ -208,10 +214,10 @@ MUTATIONS = [
     mutation(
         "gitlab-ci-schema",
         _regex(".gitlab-ci.yml", r"^(\s+)stage: (.*)$", r"\g<0>\n\1stages_typo: \2"),
-        ci_system="gitlab-ci",
+        repo="gitlab-ci",
     ),
-    mutation("jenkinsfile", _edit("Jenkinsfile", "steps {", "stepz {", count=-1), ci_system="jenkins"),
-    mutation("jenkinsfile", _regex("Jenkinsfile", r"^(\s*)stages \{$", r"\1stages {{"), ci_system="jenkins"),
+    mutation("jenkinsfile", _edit("Jenkinsfile", "steps {", "stepz {", count=-1), repo="jenkins"),
+    mutation("jenkinsfile", _regex("Jenkinsfile", r"^(\s*)stages \{$", r"\1stages {{"), repo="jenkins"),
     mutation("compose", _regex("docker-compose.yml", r"^(\s+)read_only: true$", r"\g<0>\n\1readonly: true")),
     mutation("renovate-schema", _edit("renovate.json", '"enabled": true', '"enabled": "yes"')),
     mutation("shellcheck", _write("scripts/smoke.sh", "#!/bin/sh\nset -eu\ncurl -fsS http://localhost:$1/healthz\n")),
@@ -245,6 +251,24 @@ MUTATIONS = [
         "kubernetes-consistency",
         _edit("deploy/base/service.yaml", "targetPort: http", "targetPort: grpc"),
         passes=frozenset({"kubernetes-server"}),
+    ),
+    # A chart whose values.schema.json lets any value through: a typo in a values file would be ignored.
+    mutation(
+        "helm",
+        _edit("deploy/chart/values.schema.json", '\n  "additionalProperties": false,', ""),
+        repo="helm-chart",
+    ),
+    # A chart that drifted from the overlay of its environment: every Kubernetes check passes, only the
+    # comparison sees that dev would run differently under Helm.
+    mutation("helm", _edit("deploy/chart/values-dev.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: info"), repo="helm-chart"),
+    # What the chart renders goes through the Kubernetes checks as an overlay does: a readiness probe equal to
+    # the liveness probe, in the chart only.
+    mutation(
+        "helm",
+        _regex("deploy/chart/templates/deployment.yaml", r"path: /readyz", "path: /healthz"),
+        "helm",
+        "kubernetes-consistency",
+        repo="helm-chart",
     ),
     # What only a running Prometheus and service show. Scrape config and rules that disagree on the job: the
     # service-down alert pages while the service is up.
@@ -292,9 +316,9 @@ def test_every_check_has_a_mutation() -> None:
     assert covered == expected
 
 
-@pytest.mark.parametrize("ci_system", ["github-actions", "gitlab-ci", "jenkins"])
-def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], ci_system: str) -> None:
-    results = checks.run_checks(pristine[ci_system])
+@pytest.mark.parametrize("name", PRISTINE)
+def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], name: str) -> None:
+    results = checks.run_checks(pristine[name])
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
     assert failing == {}
@@ -304,7 +328,7 @@ def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], ci_sys
 @pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
 def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Path], tmp_path: Path) -> None:
     repo = tmp_path / "orders-api"
-    shutil.copytree(pristine[case.ci_system], repo)
+    shutil.copytree(pristine[case.repo], repo)
     case.mutate(repo)
 
     # Go checks read only Go sources and go.mod; the others read none of them. The slow checks (the image built

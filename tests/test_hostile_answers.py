@@ -250,13 +250,19 @@ def test_retyped_answers_finds_an_answer_yaml_reads_as_another_type(tmp_path: Pa
 
 # The accepted hostile answers that stress the most files at once, through every check.
 SAMPLE = {
-    "yaml-keywords": {"service_name": "yes", "organization": "0x1f", "description": "# Orders *fast* <b>api</b> | ok"},
+    "yaml-keywords": {
+        "service_name": "yes",
+        "organization": "0x1f",
+        "description": "# Orders *fast* <b>api</b> | ok",
+        "deploy_format": "both",
+    },
     "longest": {
         "service_name": "s" + "-a1" * 16 + "z",
         "organization": "o" * 63,
         "module_path": "example.com/" + "/".join(["m" * 20] * 8) + "/m" * 10,
         "image_registry": "registry.example.com:5000/" + "/".join(["r" * 40] * 4),
         "description": "D" * 200,
+        "deploy_format": "both",
     },
     "numbers": {
         "http_port": "\u0668\u0660\u0668\u0661",

@@ -18,7 +18,7 @@ from generator.server_check import PSS_LABELS, SERVER_VERSIONS
 from generator.tools import find, tool_environment
 from tests.conftest import Render
 
-pytestmark = [pytest.mark.slow, pytest.mark.servers]
+pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]
 BIN = Path(sys.executable).parent
 
 

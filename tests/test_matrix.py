@@ -120,6 +120,7 @@ def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
         "base_image": draw(st.sampled_from(CHOICES["base_image"])),
         "ci_system": draw(st.sampled_from(CHOICES["ci_system"])),
         "go_version": draw(st.sampled_from(CHOICES["go_version"])),
+        "deploy_format": draw(st.sampled_from(CHOICES["deploy_format"])),
         "hpa_enabled": draw(st.booleans()),
         "replicas": draw(st.integers(low, high)),
         "hpa_min_replicas": low,

@@ -18,7 +18,9 @@ from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.helm_check import check_helm
 from generator.image_check import check_image
 from generator.outcome import Outcome
+from generator.preset import drift, load_preset, preset_path
 from generator.prometheus_check import check_prometheus_e2e
+from generator.render import read_answers
 from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 from generator.tools import groovy_classpath, run_tool
 
@@ -116,6 +118,22 @@ def _promtool_tests(repo: Path) -> Outcome:
 def _shellcheck(repo: Path) -> Outcome:
     scripts = [str(path.relative_to(repo)) for path in _shell_scripts(repo)]
     return command("shellcheck", "--severity=style", *scripts)(repo)
+
+
+def _preset_given(_repo: Path) -> bool:
+    return preset_path(None) is not None
+
+
+def _preset(repo: Path) -> Outcome:
+    """The answers keep every locked answer of the preset ($GOSVC_PRESET, as `gosvc check --preset` sets it);
+    changed defaults are listed, and allowed."""
+    chosen = preset_path(None)
+    if chosen is None:
+        return Outcome(True, "no preset given")
+    preset = load_preset(chosen)
+    found = drift(preset, read_answers(repo))
+    said = found.describe(preset) or [f"the answers keep every answer of the preset {preset.path}"]
+    return Outcome(not found.locked, "\n".join(said))
 
 
 CHECKS: tuple[Check, ...] = (
@@ -221,6 +239,12 @@ CHECKS: tuple[Check, ...] = (
         "Renovate config schema",
     ),
     Check("shellcheck", _has_shell_scripts, _shellcheck, "shellcheck on every *.sh"),
+    Check(
+        "preset",
+        _preset_given,
+        _preset,
+        "with --preset FILE (or GOSVC_PRESET): the answers keep every locked answer of the organisation preset",
+    ),
     Check(
         "kubernetes-server",
         has("deploy"),

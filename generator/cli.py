@@ -17,6 +17,7 @@ from generator.answers import IDENTITY_QUESTIONS, load_data_file, parse_data_arg
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line, printable
 from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
 from generator.outcome import NOTE
+from generator.preset import PRESET_ENV, load_preset, preset_path
 from generator.render import new_project
 from generator.server_check import KUBE_CONTEXT_ENV
 from generator.signals import Terminated, terminations_raise
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     new.add_argument("--template", metavar="SRC", help="template git URL or path (default: this gosvc's clone)")
     new.add_argument("--vcs-ref", metavar="REF", help="template git ref to render (default: newest version tag)")
+    _add_preset(new, "start from the answers of this organisation preset; its locked answers cannot be changed")
     new.add_argument("--json", action="store_true", help="print the result as JSON")
     new.set_defaults(handler=_new)
 
@@ -137,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the kubernetes-server check dry-runs every overlay server-side in this kubeconfig context "
         "(nothing is written) instead of applying it to a local control plane",
     )
+    _add_preset(check, "the preset check reports the answers that drifted from this organisation preset")
     check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
     check.set_defaults(handler=_check)
 
@@ -193,6 +196,7 @@ def _new(args: argparse.Namespace) -> int:
         template=args.template,
         vcs_ref=args.vcs_ref,
         quiet=args.json,
+        preset=preset_path(args.preset),
     )
     seconds = round(time.monotonic() - started, 2)
     public = {key: value for key, value in project.answers.items() if not key.startswith("_")}
@@ -220,6 +224,10 @@ def _add_offline_standins(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_preset(command: argparse.ArgumentParser, purpose: str) -> None:
+    command.add_argument("--preset", type=Path, metavar="FILE", help=f"{purpose} (default: ${PRESET_ENV})")
+
+
 def _only_and_standins(args: argparse.Namespace) -> list[str] | None:
     """The checks --only names (None: all), after setting up --offline-standins for the image check."""
     if args.offline_standins:
@@ -237,6 +245,8 @@ def _check(args: argparse.Namespace) -> int:
         if not args.kube_context.strip() or not args.kube_context.isprintable():
             raise InvalidInputError(f"--kube-context names no context (got {printable(args.kube_context)!r})")
         os.environ[KUBE_CONTEXT_ENV] = args.kube_context
+    if args.preset is not None:
+        os.environ[PRESET_ENV] = str(args.preset.absolute())
     width = max(len(check.name) for check in checks.CHECKS)
 
     def progress(result: checks.Result) -> None:
@@ -393,6 +403,7 @@ def _add_fleet(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--jobs", type=_positive, default=2, metavar="N", help="repositories updated at once (default: 2)"
     )
     update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
+    _add_preset(status, "list the repositories whose answers drifted from the locked answers of this preset")
     status.set_defaults(handler=_fleet_status)
     update.set_defaults(handler=_fleet_update)
 
@@ -445,7 +456,9 @@ def _print_update(result: UpdateResult, seconds: float) -> None:
 
 
 def _fleet_status(args: argparse.Namespace) -> int:
-    status = fleet_status(args.root, template=args.template)
+    chosen = preset_path(args.preset)
+    preset = None if chosen is None else load_preset(chosen)
+    status = fleet_status(args.root, template=args.template, preset=preset)
     if args.json:
         repos = [
             {
@@ -457,15 +470,17 @@ def _fleet_status(args: argparse.Namespace) -> int:
                 "state": repo.state,
                 "skipped": repo.skipped,
                 "attention": repo.attention,
+                "drifted": None if repo.drifted is None else list(repo.drifted),
             }
             for repo in status.repos
         ]
         _print_json({"root": str(status.root), "template": status.template, "newest": status.newest, "repos": repos})
         return fleet_status_exit_status(status)
-    rows = [("PATH", "SERVICE", "VERSION", "NEWEST", "TREE", "STATE")]
+    rows = [("PATH", "SERVICE", "VERSION", "NEWEST", "TREE", "STATE", *(("PRESET",) if preset else ()))]
     for repo in status.repos:
         tree = {None: "-", True: "dirty", False: "clean"}[repo.dirty]
         state = f"skipped ({repo.skipped})" if repo.skipped else repo.state
+        drifted = "-" if repo.drifted is None else "drifted: " + ", ".join(repo.drifted) if repo.drifted else "ok"
         rows.append(
             (
                 _relative(repo.path, status.root),
@@ -474,6 +489,7 @@ def _fleet_status(args: argparse.Namespace) -> int:
                 repo.newest or "-",
                 tree,
                 state,
+                *((drifted,) if preset else ()),
             )
         )
     _print_table(rows)

@@ -9,6 +9,7 @@ share a process, and a crash in one cannot touch another.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -23,7 +24,8 @@ from typing import Any, Literal
 
 from generator import git, journal
 from generator.errors import GosvcError, InvalidInputError, one_line
-from generator.render import ANSWERS_FILE
+from generator.preset import Preset, drift
+from generator.render import ANSWERS_FILE, read_answers
 from generator.template import default_source
 from generator.update import EXIT_CONFLICTS, is_up_to_date, load_project, target_version
 
@@ -53,6 +55,8 @@ class RepoStatus:
     """Whether someone must look at it: unreadable, or an update of it was interrupted or is running."""
     interrupted: bool = False
     """An update of it was killed half-way; the next update puts it back first."""
+    drifted: tuple[str, ...] | None = None
+    """The locked answers of the preset it no longer has (None: no preset asked for, or not read)."""
 
     @property
     def state(self) -> str:
@@ -117,13 +121,18 @@ def _walk(root: Path) -> list[tuple[Path, str | None]]:
     return sorted(found)
 
 
-def fleet_status(root: Path, *, template: str | None = None, jobs: int = 4) -> FleetStatus:
-    """The template version, newest version and cleanliness of every repository under `root`."""
+def fleet_status(
+    root: Path, *, template: str | None = None, jobs: int = 4, preset: Preset | None = None
+) -> FleetStatus:
+    """The template version, newest version and cleanliness of every repository under `root`, and with a
+    preset, the locked answers each drifted from (a repository that drifted needs attention)."""
     source = template or default_source()
     newest = git.newest_version(git.version_tags(source))
     walked = _walk(root)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         statuses = tuple(pool.map(lambda entry: _status(entry[0], entry[1], source, newest), walked))
+    if preset is not None:
+        statuses = tuple(_with_drift(status, preset) for status in statuses)
     return FleetStatus(root=Path(root).absolute(), template=source, newest=newest, repos=statuses)
 
 
@@ -202,6 +211,17 @@ def _host_and_path(location: str) -> str:
     host, _, path = location.partition("/")
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].lower()
     return f"{host}/{path.strip('/').removesuffix('.git')}"
+
+
+def _with_drift(status: RepoStatus, preset: Preset) -> RepoStatus:
+    if status.skipped and status.service_name is None:
+        return status  # its answers could not be read
+    try:
+        found = drift(preset, read_answers(status.path))
+    except GosvcError:
+        return status
+    locked = tuple(sorted(found.locked))
+    return dataclasses.replace(status, drifted=locked, attention=status.attention or bool(locked))
 
 
 def _status(repo: Path, unsearchable: str | None, source: str, newest: str | None) -> RepoStatus:

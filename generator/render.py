@@ -17,6 +17,7 @@ from copier.errors import CopierError
 from generator.answers import coerce
 from generator.copier_errors import as_gosvc_error
 from generator.errors import InvalidInputError
+from generator.preset import load_preset, with_preset
 from generator.template import check_renderable, default_source, load_questions, local_path
 from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
 from generator.yamlfile import load_mapping
@@ -46,6 +47,7 @@ def new_project(
     template: str | None = None,
     vcs_ref: str | None = None,
     quiet: bool = False,
+    preset: Path | None = None,
 ) -> NewProject:
     """Render the template into `dest`, which must not exist or be empty.
 
@@ -59,7 +61,12 @@ def new_project(
     check_renderable(source, vcs_ref)
     with _writing(dest.parent):
         _refuse_inside_template(dest, source)
-    answers = coerce(load_questions(source, vcs_ref), data)
+    questions = load_questions(source, vcs_ref)
+    answers = coerce(questions, data)
+    offered: dict[str, Any] = {"service_name": dest.name}
+    if preset is not None:  # locked answers are answers; the preset's other answers are the defaults offered
+        answers, preset_defaults = with_preset(load_preset(preset, questions), answers)
+        offered |= preset_defaults
     with _staging(dest) as staging:
         try:
             with quiet_about_uncommitted_changes():
@@ -67,7 +74,7 @@ def new_project(
                     src_path=source,
                     dst_path=staging,
                     data=answers,
-                    user_defaults={"service_name": dest.name},
+                    user_defaults=offered,
                     defaults=defaults,
                     vcs_ref=vcs_ref,
                     quiet=quiet,

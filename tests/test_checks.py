@@ -97,6 +97,7 @@ class Mutation:
     mutate: Callable[[Path], None]
     fails: frozenset[str]
     passes: frozenset[str] = frozenset()  # slow checks that must run, and pass, on this mutation
+    env: tuple[tuple[str, str], ...] = ()  # the environment the checks run in; "{repo}" is the mutated repository
 
 
 def mutation(
@@ -105,8 +106,9 @@ def mutation(
     *fails: str,
     repo: str = "github-actions",
     passes: frozenset[str] = frozenset(),
+    env: tuple[tuple[str, str], ...] = (),
 ) -> Mutation:
-    return Mutation(name, repo, mutate, frozenset(fails or (name,)), passes)
+    return Mutation(name, repo, mutate, frozenset(fails or (name,)), passes, env)
 
 
 SLOW_CHECKS = {"image", "kubernetes-server", "prometheus-e2e"}
@@ -270,6 +272,12 @@ MUTATIONS = [
         "kubernetes-consistency",
         repo="helm-chart",
     ),
+    # A repository whose answers drifted from its organisation's preset: it changed a locked answer.
+    mutation(
+        "preset",
+        _write("../preset.yml", "defaults: {ci_system: gitlab-ci, base_image: alpine}\nlocked: [ci_system]\n"),
+        env=(("GOSVC_PRESET", "{repo}/../preset.yml"),),
+    ),
     # What only a running Prometheus and service show. Scrape config and rules that disagree on the job: the
     # service-down alert pages while the service is up.
     mutation(
@@ -326,10 +334,14 @@ def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], name: 
 
 
 @pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
-def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Path], tmp_path: Path) -> None:
+def test_each_check_fails_on_its_mutation(
+    case: Mutation, pristine: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine[case.repo], repo)
     case.mutate(repo)
+    for name, value in case.env:
+        monkeypatch.setenv(name, value.format(repo=repo))
 
     # Go checks read only Go sources and go.mod; the others read none of them. The slow checks (the image built
     # and run, the overlays applied to API servers, the service scraped by Prometheus) run where the mutation

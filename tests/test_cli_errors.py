@@ -27,10 +27,13 @@ GOSVC = str(Path(sys.executable).parent / "gosvc")
 MESSAGE_LIMIT = 600
 
 
-def gosvc(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def gosvc(
+    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [GOSVC, *args],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         errors="replace",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import checks
+from generator import checks, kube
 from tests.conftest import PROJECT_ROOT, git, snapshot_commit
 from tests.template_versions import commit_all, generate
 
@@ -29,9 +29,18 @@ EARLIER_RELEASES = {
 }
 
 
+# The last release before the deploy_format question (the Helm chart).
+BEFORE_DEPLOY_FORMAT = "7ac4bb18656315a72659f4471053d893abddc06a"
+
+
 @pytest.fixture(scope="module", params=EARLIER_RELEASES.values(), ids=EARLIER_RELEASES.keys())
 def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = snapshot_commit(tmp_path_factory.mktemp("template") / "gosvc", request.param, "v1.0.0")
+    return _releases(tmp_path_factory.mktemp("template") / "gosvc", request.param)
+
+
+def _releases(folder: Path, earlier: str) -> Path:
+    """A template repository: commit `earlier` of this repository tagged v1.0.0, this working tree v2.0.0."""
+    repo = snapshot_commit(folder, earlier, "v1.0.0")
     for path in repo.iterdir():
         if path.name != ".git":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -70,3 +79,22 @@ def test_a_repository_of_the_previous_release_updates_to_this_one(template: Path
     assert (project / "deploy/base/config.env").is_file()
     [consistency] = checks.run_checks(project, ["kubernetes-consistency"])
     assert consistency.status == checks.PASS, consistency.output
+
+
+def test_a_repository_made_before_the_deploy_format_question_keeps_its_deployment(tmp_path: Path) -> None:
+    """The new question takes its default, kustomize: no chart appears, and every kustomization renders the
+    objects it rendered before the update."""
+    template = _releases(tmp_path / "gosvc", BEFORE_DEPLOY_FORMAT)
+    project = generate(template, tmp_path / "orders-api", "v1.0.0")
+    assert "deploy_format" not in yaml.safe_load((project / ".copier-answers.yml").read_text())
+    before = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
+
+    result = subprocess.run(
+        [GOSVC, "update", str(project), "--vcs-ref", "v2.0.0", "--json"], capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["deploy_format"] == "kustomize"
+    assert not (project / "deploy" / "chart").exists()
+    after = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
+    assert after == before

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -302,6 +303,7 @@ def _print_matrix_table(results: Sequence[matrix.VariantResult], chosen: Sequenc
         print(f"{result.name:<{width}}  {cells}  {result.seconds:7.0f}" + (f"  {result.error}" if result.error else ""))
     print("checks: " + ", ".join(f"{index} {check.name}" for index, check in enumerate(chosen, start=1)))
     print(". pass  F fail  M tool missing  - not applicable  ? not run")
+    print("seconds per variant, median/max: " + _check_seconds(results, chosen))
     for result in results:
         for r in result.results:
             if r.status in (checks.FAIL, checks.MISSING):
@@ -310,6 +312,17 @@ def _print_matrix_table(results: Sequence[matrix.VariantResult], chosen: Sequenc
                     print(f"    {line}")
     passed = sum(result.passed for result in results)
     print(f"{passed} of {len(results)} variants passed every check")
+
+
+def _check_seconds(results: Sequence[matrix.VariantResult], chosen: Sequence[checks.Check]) -> str:
+    """Each check's median and slowest time over the variants it applied to."""
+    ran: dict[str, list[float]] = {}
+    for result in results:
+        for row in result.results:
+            if row.status != checks.NOT_APPLICABLE:
+                ran.setdefault(row.check, []).append(row.seconds)
+    spans = [f"{c.name} {statistics.median(ran[c.name]):.1f}/{max(ran[c.name]):.1f}" for c in chosen if c.name in ran]
+    return ", ".join(spans) or "none ran"
 
 
 def _print_check_table(results: Sequence[checks.Result], width: int) -> None:

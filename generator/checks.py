@@ -142,7 +142,13 @@ CHECKS: tuple[Check, ...] = (
     Check("go-vet", has("go.mod"), command("go", "vet", "./..."), "go vet ./..."),
     Check("go-build", has("go.mod"), command("go", "build", "./..."), "go build ./..."),
     Check("go-test", has("go.mod"), command("go", "test", "-race", "-count=1", "./..."), "go test -race ./..."),
-    Check("golangci-lint", has("go.mod"), command("golangci-lint", "run", "./..."), "golangci-lint v2, shipped config"),
+    Check(
+        "golangci-lint",
+        has("go.mod"),
+        # Without the flag a second run (another repository of a matrix or fleet) refuses to start.
+        command("golangci-lint", "run", "--allow-parallel-runners", "./..."),
+        "golangci-lint v2, shipped config",
+    ),
     Check(
         "hadolint",
         has("Dockerfile"),

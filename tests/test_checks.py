@@ -264,12 +264,13 @@ MUTATIONS = [
     # comparison sees that dev would run differently under Helm.
     mutation("helm", _edit("deploy/chart/values-dev.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: info"), repo="helm-chart"),
     # What the chart renders goes through the Kubernetes checks as an overlay does: a readiness probe equal to
-    # the liveness probe, in the chart only.
+    # the liveness probe, in the chart only (kube-score sees the same).
     mutation(
         "helm",
         _regex("deploy/chart/templates/deployment.yaml", r"path: /readyz", "path: /healthz"),
         "helm",
         "kubernetes-consistency",
+        "kube-score",
         repo="helm-chart",
     ),
     # A repository whose answers drifted from its organisation's preset: it changed a locked answer.

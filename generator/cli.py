@@ -483,7 +483,7 @@ def _fleet_status(args: argparse.Namespace) -> int:
                 "state": repo.state,
                 "skipped": repo.skipped,
                 "attention": repo.attention,
-                "drifted": None if repo.drifted is None else list(repo.drifted),
+                **({} if preset is None else {"drifted": None if repo.drifted is None else list(repo.drifted)}),
             }
             for repo in status.repos
         ]

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import consistency, kube, scanners
+from generator.argocd_check import check_argocd
+from generator.backstage import check_backstage
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.helm_check import check_helm
 from generator.image_check import check_image
 from generator.outcome import Outcome
 from generator.preset import drift, load_preset, preset_path
 from generator.prometheus_check import check_prometheus_e2e
+from generator.prometheus_rules import check_prometheus_rules
 from generator.render import read_answers
 from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 from generator.tools import groovy_classpath, run_tool
@@ -108,11 +111,10 @@ def _jenkins_declarative(repo: Path) -> Outcome:
     )(repo)
 
 
-def _promtool_tests(repo: Path) -> Outcome:
-    tests = sorted(str(path.relative_to(repo)) for path in (repo / "prometheus").glob("*_test.yml"))
-    if not tests:
-        return Outcome(False, "prometheus/ holds no *_test.yml: the alert rules are untested")
-    return command("promtool", "test", "rules", *tests)(repo)
+def _promtool_config(repo: Path) -> Outcome:
+    # prometheus/kubernetes.yml is there unless prometheus-operator alone finds the service.
+    configs = [name for name in ("prometheus/prometheus.yml", "prometheus/kubernetes.yml") if (repo / name).is_file()]
+    return command("promtool", "check", "config", "--syntax-only", *configs)(repo)
 
 
 def _shellcheck(repo: Path) -> Outcome:
@@ -173,13 +175,20 @@ CHECKS: tuple[Check, ...] = (
         has("deploy/chart/Chart.yaml"),
         check_helm,
         "helm lint --strict with every values file; values.schema.json refuses a value the chart does not define; "
-        "each values file renders the objects of the kustomization of its environment",
+        "beside kustomize overlays, each values file renders the objects of the overlay of its environment",
     ),
     Check(
         "kubernetes-consistency",
         has("deploy"),
         consistency.check_consistency,
         "selectors, probes, ports and autoscaling agree with the answers",
+    ),
+    Check(
+        "argocd",
+        has("deploy/argocd"),
+        check_argocd,
+        "each Argo CD Application strictly against Argo CD's published definition; one per environment, deploying "
+        "a source path the repository holds into the namespace it renders, with the answers' repository and sync",
     ),
     Check(
         "checkov",
@@ -197,16 +206,15 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-config",
         has("prometheus"),
-        command(
-            "promtool", "check", "config", "--syntax-only", "prometheus/prometheus.yml", "prometheus/kubernetes.yml"
-        ),
+        _promtool_config,
         "promtool check config (compose and Kubernetes scrape configs)",
     ),
     Check(
         "prometheus-rules",
         has("prometheus/alerts.yml"),
-        steps(command("promtool", "check", "rules", "prometheus/alerts.yml"), _promtool_tests),
-        "promtool check rules, and test rules on every prometheus/*_test.yml",
+        check_prometheus_rules,
+        "promtool check rules, and test rules on every prometheus/*_test.yml; the same for the spec of every "
+        "PrometheusRule rendered, which must hold the rules of prometheus/alerts.yml",
     ),
     Check(
         "actionlint",
@@ -245,6 +253,13 @@ CHECKS: tuple[Check, ...] = (
         "Renovate config schema",
     ),
     Check("shellcheck", _has_shell_scripts, _shellcheck, "shellcheck on every *.sh"),
+    Check(
+        "backstage",
+        has("catalog-info.yaml"),
+        check_backstage,
+        "catalog-info.yaml validated as the Backstage catalog reads it (@backstage/catalog-model): entity "
+        "policies, the Component schema, and owner and system references an entity could have",
+    ),
     Check(
         "preset",
         _preset_given,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from generator import __version__, checks, matrix, tools
+from generator import __version__, backstage, checks, matrix, tools
 from generator.answers import IDENTITY_QUESTIONS, load_data_file, parse_data_args
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line, printable
 from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
@@ -171,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_tools_list)
     _add_update(commands)
     _add_fleet(commands)
+    _add_backstage(commands)
     return parser
 
 
@@ -419,6 +420,32 @@ def _add_fleet(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_preset(status, "list the repositories whose answers drifted from the locked answers of this preset")
     status.set_defaults(handler=_fleet_status)
     update.set_defaults(handler=_fleet_update)
+
+
+def _add_backstage(commands: argparse._SubParsersAction[_Parser]) -> None:
+    backstage_command = commands.add_parser("backstage", help="the Backstage Software Template of this template")
+    backstage_commands = backstage_command.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    template = backstage_commands.add_parser(
+        "template",
+        help=f"write {backstage.TEMPLATE_FILE} from copier.yml",
+        description=f"Write {backstage.TEMPLATE_FILE} of this gosvc clone from its copier.yml. With --check, write "
+        "nothing and exit 1 when the committed file differs.",
+    )
+    template.add_argument("--check", action="store_true", help="only compare: exit 1 when the file is out of date")
+    template.add_argument("--json", action="store_true", help="print the result as JSON")
+    template.set_defaults(handler=_backstage_template)
+
+
+def _backstage_template(args: argparse.Namespace) -> int:
+    written = backstage.write_template(check=args.check)
+    if args.json:
+        _print_json({"path": str(written.path), "changed": written.changed, "questions": written.questions})
+    elif args.check:
+        print(f"{backstage.TEMPLATE_FILE} is up to date ({written.questions} questions)")
+    else:
+        state = "Wrote" if written.changed else "Unchanged:"
+        print(f"{state} {written.path} ({written.questions} questions)")
+    return 0
 
 
 def _update(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The agreements no schema can see, checked on every kustomization as kustomize renders it.
+"""The agreements no schema can see, checked on every kustomization as kustomize renders it and on every
+values file of the Helm chart as `helm template` renders it.
 
 Selectors match pod labels; probes reach routes the Go code serves, on its
 ports; the Service exposes the API and never the metrics port, which only the
@@ -16,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import one_line
-from generator.kube import CHART, Rendered, RenderError, kustomizations, render, render_all
+from generator.kube import (
+    BASE,
+    CHART_DEFAULTS,
+    Rendered,
+    RenderError,
+    base_source,
+    chart_values,
+    kustomizations,
+    render,
+    render_all,
+    render_chart,
+)
 from generator.outcome import Outcome
 from generator.render import read_answers
 
@@ -26,11 +38,13 @@ SHUTDOWN_MARGIN_SECONDS = 5
 SERVICE_DEFAULTS = {"SHUTDOWN_DRAIN_DELAY": "10s", "SHUTDOWN_TIMEOUT": "20s"}
 """What the generated service uses when its ConfigMap leaves these unset."""
 
-# One of each kind, so that none can go missing unnoticed; NetworkPolicies add up, so at least one.
-ONE_OF_EACH = ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget")
+# One of each kind, so that none can go missing unnoticed; NetworkPolicies add up, so at least one. (Services
+# are counted apart: a ServiceMonitor's metrics Service is not the API's.)
+ONE_OF_EACH = ("Deployment", "ServiceAccount", "PodDisruptionBudget")
 AT_LEAST_ONE = ("NetworkPolicy",)
 
 # Route patterns as Go source writes them: "GET /healthz", or "GET "+healthzPath with a constant.
+_RULE_JOB = re.compile(r'\bjob\s*=\s*"([^"]*)"')
 _ROUTE_LITERAL = re.compile(r'"(?:GET|HEAD) (/[^"\s]*)"')
 _ROUTE_CONSTANT = re.compile(r'"(?:GET|HEAD) "\s*\+\s*(\w+)')
 _PATH_CONSTANT = re.compile(r'(\w+)\s*(?:string\s*)?=\s*"(/[^"\s]*)"')
@@ -46,28 +60,30 @@ def check_consistency(repo: Path) -> Outcome:
     for kustomization in rendered:
         problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
     # What the answers set directly: the kustomize base, and the chart with its own values.yaml.
-    defaults = {str(Path("deploy") / "base"), str(CHART / "values.yaml")}
+    defaults = {str(BASE), str(CHART_DEFAULTS)}
     bases = [r for r in rendered if r.name in defaults]
-    if not any(r.name == str(Path("deploy") / "base") for r in bases):
-        problems.append("deploy/base is missing")
+    # Without kustomizations, the chart's values.yaml is the base.
+    expected = base_source(repo)
+    if not any(r.name == str(expected) for r in bases):
+        problems.append(f"{expected} is missing")
     for base in bases:
         problems += [f"{base.name}: {p}" for p in _readable(_matches_answers(base, answers))]
     return Outcome(not problems, "\n".join(problems) or f"{len(rendered)} kustomizations agree")
 
 
 def kustomization_problems(project: Path) -> dict[str, frozenset[str]]:
-    """For each kustomization: whether kustomize builds it, and what in it disagrees. Updates compare this
-    before and after."""
-    folders = kustomizations(project)
+    """For each kustomization, or where there is none each values file of the chart: whether it builds, and
+    what in it disagrees. Updates compare this before and after."""
+    sources = kustomizations(project) or chart_values(project)
     served = served_paths(project)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        found = list(pool.map(lambda folder: _problems_of(project, folder, served), folders))
-    return {str(folder): problems for folder, problems in zip(folders, found, strict=True)}
+        found = list(pool.map(lambda source: _problems_of(project, source, served), sources))
+    return {str(source): problems for source, problems in zip(sources, found, strict=True)}
 
 
-def _problems_of(project: Path, folder: Path, served: set[str]) -> frozenset[str]:
+def _problems_of(project: Path, source: Path, served: set[str]) -> frozenset[str]:
     try:
-        rendered = render(project, folder)
+        rendered = render_chart(project, source) if source.suffix == ".yaml" else render(project, source)
     except RenderError as error:
         return frozenset({f"{BUILD_FAILED}: {one_line(str(error), 300)}"})
     return frozenset(_readable(_agreements(rendered, served)))
@@ -114,6 +130,7 @@ def _agreements(rendered: Rendered, served: set[str]) -> Iterator[str]:
     containers = pod["spec"].get("containers", [])
     ports = {(p.get("name"), p["containerPort"]) for c in containers for p in c.get("ports", [])}
     yield from _service_agreements(rendered, pod_labels, ports)
+    yield from _monitor_agreements(rendered, _name(deployment))
     for obj in rendered.of_kind("PodDisruptionBudget"):
         if not _selects(obj["spec"].get("selector", {}).get("matchLabels", {}), pod_labels):
             yield f"PodDisruptionBudget {_name(obj)} selector does not match the pod labels"
@@ -140,7 +157,12 @@ def _agreements(rendered: Rendered, served: set[str]) -> Iterator[str]:
 def _service_agreements(
     rendered: Rendered, pod_labels: dict[str, str], ports: set[tuple[str | None, int]]
 ) -> Iterator[str]:
+    """One API Service, which never exposes the metrics port; a Service a ServiceMonitor scrapes exposes it only."""
     metrics_ports = {port for port in ports if port[0] == "metrics"}
+    scraped = {_name(service) for service in _monitored_services(rendered)}
+    api = [service for service in rendered.of_kind("Service") if _name(service) not in scraped]
+    if len(api) != 1:
+        yield f"expected one Service of the API, found {len(api)}"
     for service in rendered.of_kind("Service"):
         if not _selects(service["spec"].get("selector", {}), pod_labels):
             yield f"Service {_name(service)} selector does not match the pod labels"
@@ -148,8 +170,54 @@ def _service_agreements(
             target = port.get("targetPort", port.get("port"))
             if not _port_matches(target, ports):
                 yield f"Service {_name(service)} targetPort {target} is not a container port {ports}"
-            elif _port_matches(target, metrics_ports):
+            elif _name(service) in scraped and not _port_matches(target, metrics_ports):
+                yield f"Service {_name(service)}, which a ServiceMonitor scrapes, exposes {target}: only metrics"
+            elif _name(service) not in scraped and _port_matches(target, metrics_ports):
                 yield f"Service {_name(service)} exposes the metrics port {target}: metrics must stay private"
+
+
+def _monitored_services(rendered: Rendered) -> list[dict[str, Any]]:
+    selectors = [
+        monitor["spec"].get("selector", {}).get("matchLabels", {}) for monitor in rendered.of_kind("ServiceMonitor")
+    ]
+    return [
+        service
+        for service in rendered.of_kind("Service")
+        if any(_selects(selector, service["metadata"].get("labels", {})) for selector in selectors)
+    ]
+
+
+def _monitor_agreements(rendered: Rendered, service_name: str) -> Iterator[str]:
+    """Each ServiceMonitor scrapes a metrics Service by a port it has, at the path the service serves, under
+    the job name its rules select (else every alert reads nothing, and the down alert fires)."""
+    jobs = {
+        job
+        for rule in rendered.of_kind("PrometheusRule")
+        for group in (rule.get("spec") or {}).get("groups") or []
+        for entry in group.get("rules") or []
+        for job in _RULE_JOB.findall(str(entry.get("expr", "")))
+    } or {service_name}
+    services = _monitored_services(rendered)
+    for monitor in rendered.of_kind("ServiceMonitor"):
+        spec = monitor["spec"]
+        selector = spec.get("selector", {}).get("matchLabels", {})
+        chosen = [s for s in services if _selects(selector, s["metadata"].get("labels", {}))]
+        if not chosen:
+            yield f"ServiceMonitor {_name(monitor)} selects no Service ({selector})"
+        for service in chosen:
+            names = {port.get("name") for port in service["spec"].get("ports", [])}
+            for endpoint in spec.get("endpoints", []):
+                if endpoint.get("port") not in names:
+                    yield f"ServiceMonitor {_name(monitor)} scrapes port {endpoint.get('port')}, not in {sorted(names)}"
+                if endpoint.get("path", "/metrics") != "/metrics":
+                    yield f"ServiceMonitor {_name(monitor)} scrapes {endpoint.get('path')}, not /metrics"
+            labels = service["metadata"].get("labels", {})
+            job = labels.get(spec["jobLabel"]) if spec.get("jobLabel") else _name(service)
+            if job not in jobs:
+                yield (
+                    f"ServiceMonitor {_name(monitor)} gives its targets job {job!r}, but the rules select "
+                    f"{', '.join(sorted(map(repr, jobs)))}"
+                )
 
 
 def _network_agreements(
@@ -257,11 +325,7 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
     for name, answer in (("http", "http_port"), ("metrics", "metrics_port")):
         if answers.get(answer) is not None and ports.get(name) != answers.get(answer):
             yield f"container port {name} is {ports.get(name)}, the answer {answer} is {answers.get(answer)}"
-    annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations", {})
-    if answers.get("metrics_port") is not None and annotations.get("prometheus.io/port") != str(
-        answers["metrics_port"]
-    ):
-        yield f"pod annotation prometheus.io/port is {annotations.get('prometheus.io/port')}, not the metrics port"
+    yield from _monitoring_matches(base, deployment, answers)
     hpas = base.of_kind("HorizontalPodAutoscaler")
     if answers.get("hpa_enabled"):
         if len(hpas) != 1:
@@ -280,6 +344,22 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
             yield "hpa_enabled is false but a HorizontalPodAutoscaler is rendered"
         if deployment["spec"].get("replicas") != answers.get("replicas"):
             yield f"Deployment replicas {deployment['spec'].get('replicas')}, the answer is {answers.get('replicas')}"
+
+
+def _monitoring_matches(base: Rendered, deployment: dict[str, Any], answers: dict[str, Any]) -> Iterator[str]:
+    monitoring = answers.get("monitoring", "annotations")
+    annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations") or {}
+    if monitoring != "prometheus-operator" and answers.get("metrics_port") is not None:
+        if annotations.get("prometheus.io/port") != str(answers["metrics_port"]):
+            yield f"pod annotation prometheus.io/port is {annotations.get('prometheus.io/port')}, not the metrics port"
+    elif monitoring == "prometheus-operator" and any(key.startswith("prometheus.io/") for key in annotations):
+        yield "pod has prometheus.io annotations, but monitoring is prometheus-operator only"
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        count = len(base.of_kind(kind))
+        if monitoring != "annotations" and count != 1:
+            yield f"monitoring is {monitoring}: expected one {kind}, found {count}"
+        elif monitoring == "annotations" and count:
+            yield f"monitoring is annotations, but {count} {kind} objects are rendered"
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:

@@ -56,7 +56,8 @@ def _lint(repo: Path) -> tuple[list[str], list[str]]:
 def _equivalence(repo: Path) -> tuple[list[str], list[str]]:
     """Each values-ENV.yaml against deploy/overlays/ENV: what each environment runs. (values.yaml alone
     deploys, unlike the base, and may differ from it: it accepts the scanner findings of its own replicas.)"""
-    problems, report = [], []
+    problems: list[str] = []
+    report = [] if kube.kustomizations(repo) else ["no kustomize overlays: the values files are what deploys"]
     for values in kube.chart_values(repo):
         environment = values.stem.removeprefix("values").removeprefix("-")
         folder = Path(kube.DEPLOY) / "overlays" / environment
@@ -100,6 +101,8 @@ def normalized(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if template is not None:
             _without_tool_labels(template)
             template.get("annotations", {}).pop(CHECKSUM, None)
+            if not template.get("annotations"):  # the checksum was all: as absent as kustomize's
+                template.pop("annotations", None)
         result[f"{obj.get('kind')}/{metadata.get('name')}"] = obj
     return result
 

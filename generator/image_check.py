@@ -94,11 +94,9 @@ def _serve_problems(served: Served, grace: int) -> list[str]:
 
 def _grace_period(repo: Path) -> tuple[int, str]:
     """The Deployment's terminationGracePeriodSeconds, and where it came from."""
-    base = Path(kube.DEPLOY) / "base"
-    if not (repo / base / "kustomization.yaml").is_file():
-        return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no {base}"
+    base = kube.base_source(repo)
     try:
-        objects = kube.render(repo, base).objects
+        objects = kube.render_base(repo).objects
     except kube.RenderError as error:
         return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}"
     for obj in objects:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from generator import crds
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool
@@ -19,8 +20,11 @@ KUBERNETES_VERSIONS = ("1.33.0", "1.35.0", "1.37.0")
 
 DEPLOY = "deploy"
 """The folder holding the kustomizations, relative to the repository."""
+BASE = Path(DEPLOY) / "base"
+"""The kustomize base, where the repository has kustomizations."""
 CHART = Path(DEPLOY) / "chart"
 """The Helm chart, where the repository has one."""
+CHART_DEFAULTS = CHART / "values.yaml"
 
 
 @dataclass(frozen=True)
@@ -104,17 +108,38 @@ def render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
     """Every kustomization and every values file of the chart rendered, and why those that could not be were
     not."""
     rendered, problems = [], []
-    folders = kustomizations(repo)
-    if not folders:
-        problems.append("no kustomization.yaml under deploy/")
+    folders, values_files = kustomizations(repo), chart_values(repo)
+    if not folders and not values_files:
+        problems.append("no kustomization.yaml and no Helm chart under deploy/")
     renders = [partial(render, repo, folder) for folder in folders]
-    renders += [partial(render_chart, repo, values) for values in chart_values(repo)]
+    renders += [partial(render_chart, repo, values) for values in values_files]
     for build in renders:
         try:
             rendered.append(build())
         except RenderError as error:
             problems.append(str(error))
     return rendered, problems
+
+
+def base_source(repo: Path) -> Path:
+    """What the answers set directly, relative to the repository: the kustomize base, or where the repository
+    has no kustomization, the chart with its own values.yaml."""
+    return CHART_DEFAULTS if not kustomizations(repo) and chart_values(repo) else BASE
+
+
+def render_base(repo: Path) -> Rendered:
+    found = base_source(repo)
+    if found == CHART_DEFAULTS:
+        return render_chart(repo, found)
+    if not (repo / found / "kustomization.yaml").is_file():
+        raise RenderError(f"no kustomization.yaml in {found}")
+    return render(repo, found)
+
+
+def deployed(rendered: list[Rendered]) -> list[Rendered]:
+    """What gets deployed: every rendering but the kustomize base, which sets no namespace. (The chart's
+    values.yaml alone does deploy: `helm install` takes it.)"""
+    return [item for item in rendered if Path(item.name) != BASE]
 
 
 def validate_schemas(repo: Path) -> Outcome:
@@ -130,6 +155,13 @@ def validate_schemas(repo: Path) -> Outcome:
     count = 0
     for kustomization in rendered:
         for obj in kustomization.objects:
+            if crds.is_custom(obj):  # one schema whatever the Kubernetes version: its project's definition
+                count += 1
+                problems += [
+                    f"{kustomization.name}: {_ref(obj)} ({crds.provider_version(obj)}): {problem}"
+                    for problem in crds.validate(obj)
+                ]
+                continue
             for version in KUBERNETES_VERSIONS:
                 count += 1
                 try:

@@ -34,10 +34,21 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "hpa_enabled": (True, False),
     "go_version": ("1.26", "1.25"),
     "cpu_limit": ("none", "1"),
-    "deploy_format": ("kustomize", "both"),
+    "monitoring": ("annotations", "prometheus-operator", "both"),
+    "gitops": ("none", "argocd"),
+    "deploy_format": ("kustomize", "helm", "both"),
 }
 
-PAIRWISE_FACTORS = ("base_image", "ci_system", "hpa_enabled", "go_version", "cpu_limit", "deploy_format")
+PAIRWISE_FACTORS = (
+    "base_image",
+    "ci_system",
+    "hpa_enabled",
+    "go_version",
+    "cpu_limit",
+    "deploy_format",
+    "monitoring",
+    "gitops",
+)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 config and alert rules.
 
 The service is built from its main package and run with the settings of
-deploy/base/config.env, on free ports. Prometheus runs prometheus/prometheus.yml
+deploy/base/config.env (without a kustomize base: the `config` values of
+deploy/chart/values.yaml), on free ports. Prometheus runs prometheus/prometheus.yml
 with only its target addresses changed, and the rule files it names with every
 `for:` shortened (the output says to what). The check proves what a scrape and
 a page depend on: Prometheus scrapes the service (up == 1); real requests move
@@ -29,13 +30,14 @@ from typing import Any
 
 import yaml
 
+from generator import kube
 from generator.images import service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
 from generator.tools import TOOLS, find, run_tool, tool_environment
 
 CONFIG = Path("prometheus") / "prometheus.yml"
-SETTINGS = Path("deploy") / "base" / "config.env"
+SETTINGS = kube.BASE / "config.env"
 TIME_SCALE = 20
 """Each `for:` of the rules is divided by this, and kept at least one evaluation interval."""
 REQUESTS_PER_ROUTE = 20
@@ -188,7 +190,7 @@ def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
 
 
 def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metrics_port: int) -> Server:
-    settings = _settings(repo / SETTINGS)
+    settings = _settings(repo)
     env = {
         **tool_environment(),
         **settings,
@@ -199,13 +201,25 @@ def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metri
     return start("service", [str(binary)], scratch / "service.log", env)
 
 
-def _settings(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a kustomize env file."""
-    if not path.is_file():
+def _settings(repo: Path) -> dict[str, str]:
+    """What the pods start with: the KEY=VALUE lines of the kustomize env file, or where there is none, the
+    chart's `config` values, as its ConfigMap quotes them."""
+    path = repo / SETTINGS
+    if path.is_file():
+        lines = (line.strip() for line in path.read_text(errors="replace").splitlines())
+        pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
+        return {key.strip(): value for key, value in pairs}
+    if not (repo / kube.CHART_DEFAULTS).is_file():
         return {}
-    lines = (line.strip() for line in path.read_text(errors="replace").splitlines())
-    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
-    return {key.strip(): value for key, value in pairs}
+    try:
+        values = yaml.safe_load((repo / kube.CHART_DEFAULTS).read_text(errors="replace"))
+    except yaml.YAMLError as error:
+        raise E2EFailure(f"{kube.CHART_DEFAULTS} is not YAML: {error}") from error
+    config = (values.get("config") if isinstance(values, dict) else None) or {}
+    if not isinstance(config, dict):
+        raise E2EFailure(f"{kube.CHART_DEFAULTS}: config is not a mapping of settings: {config!r}")
+    # Helm's `quote` writes booleans as YAML does, not as Python's str() would.
+    return {str(key): json.dumps(value) if isinstance(value, bool) else str(value) for key, value in config.items()}
 
 
 def _start_prometheus(scratch: Path, port: int) -> Server:

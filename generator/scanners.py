@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, render_all
+from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, deployed, render_all
 from generator.outcome import Outcome
 from generator.tools import run_tool
 
@@ -85,11 +85,11 @@ def kube_score(repo: Path) -> Outcome:
 
 
 def _deployed(repo: Path) -> tuple[list[Rendered], list[str]]:
-    """The overlays, rendered: what gets deployed. The base is not, on its own (it sets no namespace)."""
+    """The overlays and the chart's values files, rendered: what gets deployed."""
     rendered, problems = render_all(repo)
-    overlays = [kustomization for kustomization in rendered if Path(kustomization.name) != Path("deploy/base")]
+    overlays = deployed(rendered)
     if rendered and not overlays:
-        problems.append("no overlay under deploy/: nothing that is deployed to scan")
+        problems.append("nothing under deploy/ that is deployed to scan: only the kustomize base renders")
     return overlays, problems
 
 

@@ -17,16 +17,21 @@ import os
 import re
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from generator import kube
+from generator import crds, kube
+from generator.argocd_check import APPLICATIONS, applications
 from generator.control_plane import apiserver_tool, local_control_plane, shared_planes
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool
 
 KUBE_CONTEXT_ENV = "GOSVC_KUBE_CONTEXT"
 """A kubeconfig context to dry-run against instead of the local control plane (`--kube-context`)."""
+
+ESTABLISHED_TIMEOUT_SECONDS = 60.0
+"""How long a CustomResourceDefinition may take to be served."""
 
 SERVER_VERSIONS = (kube.KUBERNETES_VERSIONS[0], kube.KUBERNETES_VERSIONS[-1])
 """The oldest and the newest Kubernetes the template supports: the local control planes."""
@@ -43,9 +48,11 @@ def own_cluster() -> str:
 
 def check_kubernetes_server(repo: Path) -> Outcome:
     rendered, problems = kube.render_all(repo)
-    overlays = [item for item in rendered if Path(item.name) != Path(kube.DEPLOY) / "base"]
+    overlays = kube.deployed(rendered)
     if rendered and not overlays:
-        problems.append("no overlay under deploy/: nothing that is deployed to apply")
+        problems.append("nothing under deploy/ that is deployed to apply: only the kustomize base renders")
+    if argo := applications(repo):  # Argo CD's, into its namespace
+        overlays.append(kube.Rendered(str(APPLICATIONS), [document for _, document in argo]))
     report: list[str] = []
     context = own_cluster()
     if context:
@@ -83,6 +90,10 @@ def _apply(
     if not dry_run:  # namespaces of our own, labelled as restricted ones are
         objects = [_namespace(name) for name in namespaces] + objects
     with tempfile.TemporaryDirectory(prefix="gosvc-apply-") as scratch:
+        if not dry_run and (definitions := crds.definitions_for(objects)):
+            problem = _install_definitions(definitions, target, Path(scratch))
+            if problem:
+                return [f"{overlay.name}: {problem}"], []
         manifest = Path(scratch) / "objects.json"
         manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
         result = run_tool(
@@ -96,6 +107,34 @@ def _apply(
     done = "sent server-side, not all taken," if result.returncode else "dry-run" if dry_run else "applied"
     summary = f"{overlay.name}: {len(overlay.objects)} objects {done}" + ("" if result.returncode else " server-side")
     return problems, [summary + (f" into namespace {', '.join(namespaces)}" if namespaces else "")]
+
+
+def _install_definitions(definitions: list[dict[str, Any]], target: list[str], scratch: Path) -> str:
+    """Apply the CustomResourceDefinitions the objects need and wait until the server serves them; a problem, or
+    "" when it does. (A cluster of the user's own has them already, or the dry run says it lacks them.)"""
+    manifest = scratch / "definitions.json"
+    published = [{key: value for key, value in item.items() if key != "status"} for item in definitions]
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": published}))
+    names = [f"crd/{definition['metadata']['name']}" for definition in definitions]
+    applied = run_tool(
+        "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check", "--filename", str(manifest),
+        cwd=scratch,
+    )  # fmt: skip
+    if applied.returncode != 0:
+        said = (applied.stderr or applied.stdout).strip()
+        return f"the published definitions of {', '.join(names)} were not taken: {said}"
+    deadline = time.monotonic() + ESTABLISHED_TIMEOUT_SECONDS
+    query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+    waiting = list(names)
+    while waiting and time.monotonic() < deadline:
+        state = run_tool("kubectl", *target, "get", waiting[0], "--output", query, cwd=scratch)
+        if state.returncode == 0 and state.stdout.strip() == "True":
+            waiting.pop(0)
+        else:
+            time.sleep(0.2)
+    if not waiting:
+        return ""
+    return f"{', '.join(waiting)} not established after {ESTABLISHED_TIMEOUT_SECONDS:.0f}s"
 
 
 _APPLIED = re.compile(r"^\S+ (serverside-applied|unchanged|configured|created)( \(server dry run\))?$")

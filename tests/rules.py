@@ -43,6 +43,16 @@ DEFAULTS: dict[str, Any] = {
     "slo_availability": 99.9,
     "slo_latency_ms": 500,
     "deploy_format": "kustomize",
+    "monitoring": "annotations",
+    "gitops": "none",
+    "repository_url": "https://github.com/example/orders-api.git",
+    "argocd_project": "default",
+    "argocd_automated": True,
+    "argocd_self_heal": True,
+    "argocd_prune": False,
+    "owner": "example",
+    "system": "example",
+    "lifecycle": "experimental",
     "ci_system": "github-actions",
 }
 """A valid answer to every question: the context a rule is tried in."""

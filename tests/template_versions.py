@@ -149,9 +149,11 @@ def copy_project(project: Path, dest: Path) -> Path:
 
 
 def template_file(repo: Path, name: str) -> Path:
-    """The template source of a rendered file, with or without the .jinja suffix."""
-    for candidate in (repo / "template" / name, repo / "template" / f"{name}.jinja"):
-        if candidate.is_file():
+    """The template source of a rendered file, with or without the .jinja suffix, also in a folder whose name is
+    a condition (`{% if deploy_format != 'helm' %}base{% endif %}`)."""
+    for candidate in sorted((repo / "template").rglob("*")):
+        source = re.sub(r"\{%.*?%\}", "", candidate.relative_to(repo / "template").as_posix())
+        if candidate.is_file() and source in (name, f"{name}.jinja"):
             return candidate
     raise AssertionError(f"the template has no {name}: pick another file for this test")
 

@@ -90,6 +90,17 @@ def test_rules_match_whole_values_only() -> None:
         ("image_registry", "ghcr.io/" + "a" * 240, "255"),
         ("cpu_request", "0.5\n", "CPU quantity"),
         ("memory_request", "64Mi\n", "memory quantity"),
+        ("repository_url", "https://github.com/acme/orders api.git", "Git URL"),
+        ("repository_url", "ftp://example.com/acme/orders.git", "Git URL"),
+        ("repository_url", "https://github.com/acme/orders.git\n", "Git URL"),
+        ("repository_url", "https://github.com/" + "a" * 300, "300"),
+        ("repository_url", "https://user:token@github.com/acme/orders.git", "Git URL"),
+        ("argocd_project", "Team A", "Kubernetes"),
+        ("owner", "system:shop", "group or user"),
+        ("owner", "-team", "entity reference"),
+        ("owner", "group:Default/team", "entity reference"),
+        ("system", "group:shop", "system"),
+        ("system", "a" * 64, "entity reference"),
     ],
 )
 def test_refused_with_a_reason(question: str, value: str, reason: str) -> None:
@@ -113,6 +124,14 @@ def test_refused_with_a_reason(question: str, value: str, reason: str) -> None:
         ("image_registry", "123.45.67.89:5000/acme"),
         ("image_registry", "docker.io/acme"),
         ("image_registry", "registry.example.com/acme/team__one/sub-group"),
+        ("repository_url", "https://gitlab.example.com:8443/group/sub/orders.git"),
+        ("repository_url", "git@github.com:acme/orders.git"),
+        ("repository_url", "ssh://git@git.example.com:2222/acme/orders"),
+        ("owner", "team-payments"),
+        ("owner", "group:default/team_payments"),
+        ("owner", "User:alice.smith"),
+        ("system", "system:shop/checkout.v2"),
+        ("system", "0x1f"),
     ],
 )
 def test_accepted(question: str, value: str) -> None:

@@ -28,14 +28,19 @@ PRISTINE: dict[str, dict[str, str]] = {
     "github-actions": {"ci_system": "github-actions"},
     "gitlab-ci": {"ci_system": "gitlab-ci"},
     "jenkins": {"ci_system": "jenkins"},
-    "helm-chart": {"deploy_format": "both"},
+    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD.
+    "integrations": {"deploy_format": "both", "monitoring": "both", "gitops": "argocd"},
+    # The chart alone, no kustomize: every check reads the deployment from it.
+    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator"},
 }
+HELM_BASE = "deploy/chart/values.yaml"
+"""What the answers set in a repository without kustomize."""
 GO_CHECKS = {"go-mod-tidy", "gofmt", "go-vet", "go-build", "go-test", "golangci-lint"}
 
 
 @pytest.fixture(scope="module")
 def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A passing repository per CI system (the CI file is the only difference), and one with a Helm chart."""
+    """A passing repository per CI system (the CI file is the only difference), and one per set of integrations."""
     root = tmp_path_factory.mktemp("pristine")
     repos = {}
     for name, answers in PRISTINE.items():
@@ -80,6 +85,11 @@ def _write(relative: str, content: str) -> Callable[[Path], None]:
 
 def _delete(relative: str) -> Callable[[Path], None]:
     return lambda repo: (repo / relative).unlink()
+
+
+def _short_grace_period(relative: str) -> Callable[[Path], None]:
+    """The grace period in `relative` cut below the drain delay and the shutdown timeout."""
+    return _edit(relative, "terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 6")
 
 
 def _all(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -258,11 +268,11 @@ MUTATIONS = [
     mutation(
         "helm",
         _edit("deploy/chart/values.schema.json", '\n  "additionalProperties": false,', ""),
-        repo="helm-chart",
+        repo="integrations",
     ),
     # A chart that drifted from the overlay of its environment: every Kubernetes check passes, only the
     # comparison sees that dev would run differently under Helm.
-    mutation("helm", _edit("deploy/chart/values-dev.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: info"), repo="helm-chart"),
+    mutation("helm", _edit("deploy/chart/values-dev.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: info"), repo="integrations"),
     # What the chart renders goes through the Kubernetes checks as an overlay does: a readiness probe equal to
     # the liveness probe, in the chart only (kube-score sees the same).
     mutation(
@@ -271,7 +281,59 @@ MUTATIONS = [
         "helm",
         "kubernetes-consistency",
         "kube-score",
-        repo="helm-chart",
+        repo="integrations",
+    ),
+    # A PrometheusRule edited apart from prometheus/alerts.yml: the alerts prometheus-operator loads are not the
+    # ones the unit tests prove.
+    mutation(
+        "prometheus-rules",
+        _regex("deploy/base/prometheus-operator.yaml", r"^(\s+for: )5m$", r"\g<1>50m"),
+        "prometheus-rules",
+        "helm",  # the chart's PrometheusRule no longer renders what the overlays do
+        repo="integrations",
+    ),
+    # A ServiceMonitor field prometheus-operator does not define (its published definition, strictly; the API
+    # server with that definition installed refuses it too).
+    mutation(
+        "kubernetes-schema",
+        _edit(
+            "deploy/base/prometheus-operator.yaml",
+            "  jobLabel: app.kubernetes.io/name\n",
+            "  jobLabel: app.kubernetes.io/name\n  scrapeInterval: 15s\n",
+        ),
+        "kubernetes-schema",
+        "kubernetes-server",
+        "helm",
+        repo="integrations",
+    ),
+    # A ServiceMonitor that names its targets' job after the component label: every rule selects another job,
+    # so nothing is recorded and the down alert pages. Valid to every schema and server.
+    mutation(
+        "kubernetes-consistency",
+        _edit(
+            "deploy/base/prometheus-operator.yaml",
+            "jobLabel: app.kubernetes.io/name",
+            "jobLabel: app.kubernetes.io/component",
+        ),
+        "kubernetes-consistency",
+        "helm",
+        repo="integrations",
+        passes=frozenset({"kubernetes-server"}),
+    ),
+    # An Application that deploys an environment the repository does not have, so none deploys dev.
+    mutation(
+        "argocd",
+        _edit("deploy/argocd/dev.yaml", "path: deploy/overlays/dev", "path: deploy/overlays/development"),
+        repo="integrations",
+        passes=frozenset({"kubernetes-server"}),
+    ),
+    # A sync option Argo CD does not define: its published definition refuses it, and so does the API server.
+    mutation(
+        "argocd",
+        _edit("deploy/argocd/prod.yaml", "selfHeal: true", "selfheal: true"),
+        "argocd",
+        "kubernetes-server",
+        repo="integrations",
     ),
     # A repository whose answers drifted from its organisation's preset: it changed a locked answer.
     mutation(
@@ -310,12 +372,11 @@ MUTATIONS = [
         "prometheus-rules",
     ),
     # SIGKILL before the drain delay and shutdown are over: consistency sees it in the manifest, image in the run.
-    mutation(
-        "image",
-        _edit("deploy/base/deployment.yaml", "terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 6"),
-        "image",
-        "kubernetes-consistency",
-    ),
+    mutation("image", _short_grace_period("deploy/base/deployment.yaml"), "image", "kubernetes-consistency"),
+    # A component without an owner: the Backstage catalog refuses the entity.
+    mutation("backstage", _edit("catalog-info.yaml", "  owner: example\n", "")),
+    # Without kustomize the chart's values.yaml is the base: the image check, consistency and the Go test read it.
+    mutation("image", _short_grace_period(HELM_BASE), "image", "kubernetes-consistency", "go-test", repo="helm"),
 ]
 
 

@@ -255,6 +255,11 @@ SAMPLE = {
         "organization": "0x1f",
         "description": "# Orders *fast* <b>api</b> | ok",
         "deploy_format": "both",
+        "monitoring": "both",
+        "gitops": "argocd",
+        "argocd_project": "null",
+        "owner": "group:on/true",
+        "system": "2001-12-14",
     },
     "longest": {
         "service_name": "s" + "-a1" * 16 + "z",
@@ -263,6 +268,9 @@ SAMPLE = {
         "image_registry": "registry.example.com:5000/" + "/".join(["r" * 40] * 4),
         "description": "D" * 200,
         "deploy_format": "both",
+        "monitoring": "prometheus-operator",
+        "gitops": "argocd",
+        "repository_url": "ssh://git@" + "g" * 60 + ".example.com:2222/" + "/".join(["p" * 40] * 5) + ".git",
     },
     "numbers": {
         "http_port": "\u0668\u0660\u0668\u0661",

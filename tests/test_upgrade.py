@@ -31,6 +31,8 @@ EARLIER_RELEASES = {
 
 # The last release before the deploy_format question (the Helm chart).
 BEFORE_DEPLOY_FORMAT = "7ac4bb18656315a72659f4471053d893abddc06a"
+# The last release before the monitoring, gitops, owner and system questions.
+BEFORE_INTEGRATIONS = "0207848127c7dff397ec69c5b2354d22eee696a5"
 
 
 @pytest.fixture(scope="module", params=EARLIER_RELEASES.values(), ids=EARLIER_RELEASES.keys())
@@ -81,20 +83,38 @@ def test_a_repository_of_the_previous_release_updates_to_this_one(template: Path
     assert consistency.status == checks.PASS, consistency.output
 
 
-def test_a_repository_made_before_the_deploy_format_question_keeps_its_deployment(tmp_path: Path) -> None:
-    """The new question takes its default, kustomize: no chart appears, and every kustomization renders the
-    objects it rendered before the update."""
-    template = _releases(tmp_path / "gosvc", BEFORE_DEPLOY_FORMAT)
+@pytest.mark.parametrize(
+    ("earlier", "new_questions"),
+    [
+        (BEFORE_DEPLOY_FORMAT, {"deploy_format": "kustomize"}),
+        (
+            BEFORE_INTEGRATIONS,
+            {"monitoring": "annotations", "gitops": "none", "owner": "example", "system": "example"},
+        ),
+    ],
+    ids=["before-deploy-format", "before-monitoring-gitops-backstage"],
+)
+def test_a_repository_made_before_new_questions_keeps_its_deployment(
+    earlier: str, new_questions: dict[str, str], tmp_path: Path
+) -> None:
+    """The new questions take their defaults: no chart, no prometheus-operator objects and no Argo CD
+    Applications appear, every kustomization renders the objects it rendered before the update, and the alert
+    rules stay as they were."""
+    template = _releases(tmp_path / "gosvc", earlier)
     project = generate(template, tmp_path / "orders-api", "v1.0.0")
-    assert "deploy_format" not in yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert not set(new_questions) & set(yaml.safe_load((project / ".copier-answers.yml").read_text()))
     before = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
+    rules = {path.name: path.read_text() for path in (project / "prometheus").iterdir()}
 
     result = subprocess.run(
         [GOSVC, "update", str(project), "--vcs-ref", "v2.0.0", "--json"], capture_output=True, text=True
     )
 
     assert result.returncode == 0, result.stderr
-    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["deploy_format"] == "kustomize"
-    assert not (project / "deploy" / "chart").exists()
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {key: answers.get(key) for key in new_questions} == new_questions
+    for added in ("deploy/chart", "deploy/argocd", "deploy/base/prometheus-operator.yaml"):
+        assert not (project / added).exists(), added
     after = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
     assert after == before
+    assert {path.name: path.read_text() for path in (project / "prometheus").iterdir()} == rules

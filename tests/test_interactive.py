@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import yaml
 
 from tests.conftest import PROJECT_ROOT
+from tests.rules import DEFAULTS, render_macro
 
 CLEAR_LINE = "\x15"  # Ctrl-U: drop the default the prompt offers
 
 
 def _questions_asked_by_default() -> list[tuple[str, str]]:
-    """(name, help) of the questions a terminal session meets with the defaults (autoscaling on)."""
+    """(name, help) of the questions a terminal session meets with the defaults (autoscaling on, no Argo CD):
+    each whose `when` holds for the default answers."""
     questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
-    return [(name, spec["help"]) for name, spec in questions.items() if not name.startswith("_")]
+    return [(name, spec["help"]) for name, spec in questions.items() if not name.startswith("_") and _asked(spec)]
+
+
+def _asked(spec: dict[str, Any]) -> bool:
+    when = spec.get("when")
+    return when is None or render_macro("", str(when), **DEFAULTS).strip() == "True"
 
 
 def test_terminal_session_asks_each_question_and_reasks_after_a_bad_answer(template_repo: Path, tmp_path: Path) -> None:

@@ -69,23 +69,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gosvc-bench-") as scratch:
         work = Path(scratch)
         servers = {
-            "bare net/http": _build_bare(work),
-            "generated service": _build_service(snapshot_template(work / "now"), work / "now-service"),
-            "earlier release": _build_service(snapshot_commit(work / "before", args.before), work / "before-service"),
+            "bare net/http": build_bare(work),
+            "generated service": build_service(snapshot_template(work / "now"), work / "now-service"),
+            "earlier release": build_service(snapshot_commit(work / "before", args.before), work / "before-service"),
         }
-        results: dict[str, list[Load]] = {name: [] for name in servers}
-        processes = {
-            name: _start(binary, work / f"run-{index}") for index, (name, binary) in enumerate(servers.items())
-        }
-        try:
-            for _ in range(args.rounds):
-                for name, (_, url) in processes.items():
-                    results[name].append(_hey(url, args.requests, args.concurrency))
-        finally:
-            for process, _ in processes.values():
-                process.terminate()
-                process.wait(timeout=30)
-    report = {name: _median(loads) for name, loads in results.items()}
+        started = {name: (binary, {}) for name, binary in servers.items()}
+        report = load_in_turns(work, started, args.rounds, args.requests, args.concurrency)
     bare, service, before = report["bare net/http"], report["generated service"], report["earlier release"]
     summary = {
         "rounds": args.rounds,
@@ -105,28 +94,52 @@ def main() -> int:
     return 0
 
 
-def _build_bare(work: Path) -> Path:
+def load_in_turns(
+    work: Path, servers: dict[str, tuple[Path, dict[str, str]]], rounds: int, requests: int, concurrency: int
+) -> dict[str, Load]:
+    """Start each server (a binary and its environment), load them with `hey` in turns for `rounds` rounds, stop
+    them; the median load of each."""
+    processes = {
+        name: start(binary, work / f"run-{index}", env) for index, (name, (binary, env)) in enumerate(servers.items())
+    }
+    results: dict[str, list[Load]] = {name: [] for name in servers}
+    try:
+        for _ in range(rounds):
+            for name, (_, url) in processes.items():
+                results[name].append(hey(url, requests, concurrency))
+    finally:
+        for process, _ in processes.values():
+            process.terminate()
+            process.wait(timeout=30)
+    return {name: median(loads) for name, loads in results.items()}
+
+
+def build_bare(work: Path) -> Path:
     folder = work / "bare"
     folder.mkdir()
     (folder / "main.go").write_text(BARE_SERVER)
     (folder / "go.mod").write_text("module bare\n\ngo 1.25\n")
-    return _go_build(folder, "./")
+    return go_build(folder, "./")
 
 
-def _build_service(template: Path, folder: Path) -> Path:
+def build_service(template: Path, folder: Path, answers: dict[str, str] | None = None) -> Path:
     project = new_project(
-        folder / "orders-api", {"service_name": "orders-api"}, defaults=True, template=str(template), quiet=True
+        folder / "orders-api",
+        {"service_name": "orders-api", **(answers or {})},
+        defaults=True,
+        template=str(template),
+        quiet=True,
     )
-    return _go_build(project.dest, "./cmd/orders-api")
+    return go_build(project.dest, "./cmd/orders-api")
 
 
-def _go_build(folder: Path, package: str) -> Path:
+def go_build(folder: Path, package: str) -> Path:
     binary = folder / "server"
     subprocess.run([str(find("go")), "build", "-o", str(binary), package], cwd=folder, check=True)
     return binary
 
 
-def _start(binary: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start(binary: Path, folder: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     folder.mkdir()
     port, metrics_port = free_port(), free_port()
     env = {
@@ -134,6 +147,7 @@ def _start(binary: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         "HTTP_PORT": str(port),
         "METRICS_PORT": str(metrics_port),
         "SECRETS_DIR": str(folder / "no-secrets"),
+        **(env or {}),
     }
     # Logs go to a file, as a container runtime writes them: a log line costs what it costs in a pod.
     with (folder / "log").open("wb") as log:
@@ -151,7 +165,7 @@ def _start(binary: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"{binary} did not answer on {url}")
 
 
-def _hey(url: str, requests: int, concurrency: int) -> Load:
+def hey(url: str, requests: int, concurrency: int) -> Load:
     output = subprocess.run(
         [str(find("hey")), "-n", str(requests), "-c", str(concurrency), url],
         capture_output=True,
@@ -165,7 +179,7 @@ def _hey(url: str, requests: int, concurrency: int) -> Load:
     return Load(float(rate[1]), float(p99[1]))
 
 
-def _median(loads: list[Load]) -> Load:
+def median(loads: list[Load]) -> Load:
     return Load(
         statistics.median(load.requests_per_second for load in loads),
         statistics.median(load.p99_seconds for load in loads),

@@ -11,6 +11,7 @@ scale it targets; the base agrees with the answers.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -288,6 +289,63 @@ def _config_agreements(rendered: Rendered, pod: dict[str, Any]) -> Iterator[str]
             f"SHUTDOWN_TIMEOUT ({timeout:g}s) + {SHUTDOWN_MARGIN_SECONDS}s: Kubernetes would kill the process "
             "before in-flight requests finish"
         )
+    yield from _collector_agreements(rendered, settings)
+
+
+def _collector_agreements(rendered: Rendered, settings: dict[str, str]) -> Iterator[str]:
+    """The pods may reach the collector OTEL_EXPORTER_OTLP_ENDPOINT names, when they export spans: else the spans
+    are dropped at the NetworkPolicy and nothing says so but the exporter's log."""
+    endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    exporting = settings.get("OTEL_TRACES_EXPORTER", "otlp") != "none" and settings.get(
+        "OTEL_SDK_DISABLED", ""
+    ).lower() not in ("true", "1")
+    if not endpoint or not exporting:
+        return
+    target = collector_target(endpoint)
+    if target is None:
+        yield f"OTEL_EXPORTER_OTLP_ENDPOINT {endpoint!r} is not an http:// or https:// URL with a host"
+        return
+    namespace, port = target
+    policies = [p for p in rendered.of_kind("NetworkPolicy") if "Egress" in p["spec"].get("policyTypes", [])]
+    if not any(_allows_egress(rule, namespace, port) for p in policies for rule in p["spec"].get("egress", [])):
+        where = f"namespace {namespace}" if namespace else "outside the cluster"
+        yield f"no NetworkPolicy lets the pods reach the OTEL_EXPORTER_OTLP_ENDPOINT collector ({where}, port {port})"
+
+
+def collector_target(endpoint: str) -> tuple[str | None, int] | None:
+    """The namespace (None outside the cluster) and port of an OTLP endpoint; None when it is no http(s) URL.
+
+    A host `name.namespace.svc` or `name.namespace.svc.cluster.local` is a Service of the cluster, as in
+    includes/tracing.jinja."""
+    try:
+        url = urllib.parse.urlsplit(endpoint)
+        port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    except ValueError:
+        return None
+    if not url.hostname or port is None:
+        return None
+    labels = url.hostname.lower().split(".")
+    in_cluster = (len(labels) == 3 and labels[2] == "svc") or (
+        len(labels) == 5 and labels[2:] == ["svc", "cluster", "local"]
+    )
+    return (labels[1] if in_cluster else None), port
+
+
+def _allows_egress(rule: dict[str, Any], namespace: str | None, port: int) -> bool:
+    """Whether an egress rule admits TCP to `port` in `namespace` (None: any address outside the cluster)."""
+    ports = rule.get("ports", [])
+    if ports and not any(entry.get("port") == port and entry.get("protocol", "TCP") == "TCP" for entry in ports):
+        return False
+    peers = rule.get("to", [])
+    if not peers:
+        return True
+    if namespace is None:
+        return any("ipBlock" in peer for peer in peers)
+    return any(
+        set(peer) == {"namespaceSelector"}
+        and _selects(peer["namespaceSelector"].get("matchLabels", {}), {"kubernetes.io/metadata.name": namespace})
+        for peer in peers
+    )
 
 
 def _seconds(duration: str) -> float | None:
@@ -326,6 +384,7 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
         if answers.get(answer) is not None and ports.get(name) != answers.get(answer):
             yield f"container port {name} is {ports.get(name)}, the answer {answer} is {answers.get(answer)}"
     yield from _monitoring_matches(base, deployment, answers)
+    yield from _tracing_matches(base, answers)
     hpas = base.of_kind("HorizontalPodAutoscaler")
     if answers.get("hpa_enabled"):
         if len(hpas) != 1:
@@ -344,6 +403,16 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
             yield "hpa_enabled is false but a HorizontalPodAutoscaler is rendered"
         if deployment["spec"].get("replicas") != answers.get("replicas"):
             yield f"Deployment replicas {deployment['spec'].get('replicas')}, the answer is {answers.get('replicas')}"
+
+
+def _tracing_matches(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
+    settings = {key: value for obj in base.of_kind("ConfigMap") for key, value in obj.get("data", {}).items()}
+    endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if answers.get("tracing", "off") == "otlp":
+        if endpoint != answers.get("otlp_endpoint"):
+            yield f"OTEL_EXPORTER_OTLP_ENDPOINT is {endpoint}, the answer otlp_endpoint {answers.get('otlp_endpoint')}"
+    elif otel := sorted(key for key in settings if key.startswith("OTEL_")):
+        yield f"tracing is off but the ConfigMap sets {', '.join(otel)}"
 
 
 def _monitoring_matches(base: Rendered, deployment: dict[str, Any], answers: dict[str, Any]) -> Iterator[str]:

@@ -37,6 +37,7 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "monitoring": ("annotations", "prometheus-operator", "both"),
     "gitops": ("none", "argocd"),
     "deploy_format": ("kustomize", "helm", "both"),
+    "tracing": ("off", "otlp"),
 }
 
 PAIRWISE_FACTORS = (
@@ -48,6 +49,7 @@ PAIRWISE_FACTORS = (
     "deploy_format",
     "monitoring",
     "gitops",
+    "tracing",
 )
 
 

@@ -198,6 +198,9 @@ def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metri
         "METRICS_PORT": str(metrics_port),
         "SECRETS_DIR": str(scratch / "secrets"),
     }
+    if "OTEL_EXPORTER_OTLP_ENDPOINT" in settings:
+        # Tracing stays on (spans are made and logged), but no collector runs here to export them to.
+        env["OTEL_TRACES_EXPORTER"] = "none"
     return start("service", [str(binary)], scratch / "service.log", env)
 
 

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_namespace": "monitoring",
     "slo_availability": 99.9,
     "slo_latency_ms": 500,
+    "tracing": "off",
+    "otlp_endpoint": "http://otel-collector.monitoring.svc:4318",
     "deploy_format": "kustomize",
     "monitoring": "annotations",
     "gitops": "none",

@@ -96,6 +96,14 @@ def test_rules_match_whole_values_only() -> None:
         ("repository_url", "https://github.com/" + "a" * 300, "300"),
         ("repository_url", "https://user:token@github.com/acme/orders.git", "Git URL"),
         ("argocd_project", "Team A", "Kubernetes"),
+        ("otlp_endpoint", "otel-collector.monitoring.svc:4318", "http:// or https://"),
+        ("otlp_endpoint", "grpc://otel-collector:4317", "http:// or https://"),
+        ("otlp_endpoint", "http://user:token@otlp.example.com", "without credentials"),
+        ("otlp_endpoint", "http://otel-collector:4318?tenant=a", "query"),
+        ("otlp_endpoint", "http://otel-collector:70000", "URL"),
+        ("otlp_endpoint", "http://otel-collector:0", "URL"),
+        ("otlp_endpoint", "http://otel-collector.monitoring.svc:4318\n", "URL"),
+        ("otlp_endpoint", "http://c." + "a" * 64 + ".svc:4318", "namespace"),
         ("owner", "system:shop", "group or user"),
         ("owner", "-team", "entity reference"),
         ("owner", "group:Default/team", "entity reference"),
@@ -127,6 +135,10 @@ def test_refused_with_a_reason(question: str, value: str, reason: str) -> None:
         ("repository_url", "https://gitlab.example.com:8443/group/sub/orders.git"),
         ("repository_url", "git@github.com:acme/orders.git"),
         ("repository_url", "ssh://git@git.example.com:2222/acme/orders"),
+        ("otlp_endpoint", "https://otlp.vendor.example.com"),
+        ("otlp_endpoint", "http://10.0.0.7:4318/"),
+        ("otlp_endpoint", "http://Otel-Collector.Observability.svc.cluster.local:4318/otlp"),
+        ("otlp_endpoint", "http://otel-collector:4318"),
         ("owner", "team-payments"),
         ("owner", "group:default/team_payments"),
         ("owner", "User:alice.smith"),
@@ -269,3 +281,50 @@ def test_every_yaml_template_quotes_whole_answers() -> None:
         if re.search(r"\.ya?ml(\.jinja)?$|\.yml\}|gitlab-ci", path.name) or path.parent.name == "workflows":
             found = bare.findall(path.read_text(encoding="utf-8"))
             assert not found, f"{path.relative_to(PROJECT_ROOT)} writes {found} into YAML unquoted"
+
+
+def test_tracing_keeps_the_port_of_jaegers_ui_free() -> None:
+    assert "16686" in violation("tracing", "otlp", http_port=16686)
+    assert "16686" in violation("tracing", "otlp", metrics_port=16686)
+    assert violation("tracing", "off", http_port=16686) == ""
+
+
+COLLECTOR = "{% from 'includes/tracing.jinja' import collector_namespace, collector_port %}"
+
+
+@pytest.mark.parametrize(
+    ("url", "namespace", "port"),
+    [
+        ("http://otel-collector.monitoring.svc:4318", "monitoring", "4318"),
+        ("http://Otel.Observability.svc.cluster.local:4318/otlp", "observability", "4318"),
+        ("https://otlp.vendor.example.com", "", "443"),
+        ("http://otel-collector", "", "80"),
+        ("http://otel-collector.monitoring:4318", "", "4318"),
+        ("http://svc.monitoring.svc.example.com:4318", "", "4318"),
+        ("http://10.0.0.7:4318/", "", "4318"),
+    ],
+)
+def test_the_network_policy_reaches_the_collector_where_the_endpoint_says(url: str, namespace: str, port: str) -> None:
+    assert render_macro(COLLECTOR, "{{ collector_namespace(url) }}", url=url) == namespace
+    assert render_macro(COLLECTOR, "{{ collector_port(url) }}", url=url) == port
+
+
+_LABEL = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=budget(60))
+@given(
+    service=_LABEL,
+    namespace=_LABEL,
+    suffix=st.sampled_from([".svc", ".svc.cluster.local"]),
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    scheme=st.sampled_from(["http", "https"]),
+)
+def test_every_in_cluster_endpoint_is_accepted_and_reached(
+    service: str, namespace: str, suffix: str, port: int | None, scheme: str
+) -> None:
+    url = f"{scheme}://{service}.{namespace}{suffix}" + (f":{port}" if port else "")
+    assert violation("otlp_endpoint", url) == ""
+    assert render_macro(COLLECTOR, "{{ collector_namespace(url) }}", url=url) == namespace
+    expected = port or (443 if scheme == "https" else 80)
+    assert render_macro(COLLECTOR, "{{ collector_port(url) }}", url=url) == str(expected)

@@ -28,8 +28,9 @@ PRISTINE: dict[str, dict[str, str]] = {
     "github-actions": {"ci_system": "github-actions"},
     "gitlab-ci": {"ci_system": "gitlab-ci"},
     "jenkins": {"ci_system": "jenkins"},
-    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD.
-    "integrations": {"deploy_format": "both", "monitoring": "both", "gitops": "argocd"},
+    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
+    # OpenTelemetry tracing.
+    "integrations": {"deploy_format": "both", "monitoring": "both", "gitops": "argocd", "tracing": "otlp"},
     # The chart alone, no kustomize: every check reads the deployment from it.
     "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator"},
 }
@@ -263,6 +264,31 @@ MUTATIONS = [
         "kubernetes-consistency",
         _edit("deploy/base/service.yaml", "targetPort: http", "targetPort: grpc"),
         passes=frozenset({"kubernetes-server"}),
+    ),
+    # A NetworkPolicy without the egress rule to the collector: every span would be dropped on its way out.
+    mutation(
+        "kubernetes-consistency",
+        _regex("deploy/base/networkpolicy.yaml", r"^    # The OpenTelemetry collector(.|\n)*", ""),
+        "kubernetes-consistency",
+        "helm",  # the chart still renders the rule
+        repo="integrations",
+        passes=frozenset({"kubernetes-server"}),
+    ),
+    # A collector port in the chart that is not the endpoint's.
+    mutation(
+        "kubernetes-consistency",
+        _edit("deploy/chart/values.yaml", "collectorPort: 4318", "collectorPort: 4317"),
+        "kubernetes-consistency",
+        "helm",
+        repo="integrations",
+    ),
+    # Requests no longer traced: the generated tests see no span, and the middleware is dead code.
+    mutation(
+        "go-test",
+        _edit("internal/server/server.go", "\thandler = traceRequests(mux, tracing, handler)\n", ""),
+        "go-test",
+        "golangci-lint",
+        repo="integrations",
     ),
     # A chart whose values.schema.json lets any value through: a typo in a values file would be ignored.
     mutation(

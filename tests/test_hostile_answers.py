@@ -260,6 +260,8 @@ SAMPLE = {
         "argocd_project": "null",
         "owner": "group:on/true",
         "system": "2001-12-14",
+        "tracing": "otlp",
+        "otlp_endpoint": "http://yes.null.svc:4318",
     },
     "longest": {
         "service_name": "s" + "-a1" * 16 + "z",
@@ -271,6 +273,8 @@ SAMPLE = {
         "monitoring": "prometheus-operator",
         "gitops": "argocd",
         "repository_url": "ssh://git@" + "g" * 60 + ".example.com:2222/" + "/".join(["p" * 40] * 5) + ".git",
+        "tracing": "otlp",
+        "otlp_endpoint": "http://" + "c" * 60 + "." + "n" * 63 + ".svc.cluster.local:65535/" + "/".join(["p" * 40] * 3),
     },
     "numbers": {
         "http_port": "\u0668\u0660\u0668\u0661",

@@ -30,7 +30,7 @@ VALIDATOR_TOOLS = ("node", "backstage-catalog-model", "backstage-scaffolder-comm
 
 PAGES = {
     "service_name": "Service",
-    "http_port": "Container",
+    "api": "Container",
     "hpa_enabled": "Autoscaling",
     "ingress_namespace": "Network and objectives",
     "deploy_format": "Delivery",

@@ -23,6 +23,7 @@ from generator.outcome import Outcome
 from generator.preset import drift, load_preset, preset_path
 from generator.prometheus_check import check_prometheus_e2e
 from generator.prometheus_rules import check_prometheus_rules
+from generator.proto_check import check_proto
 from generator.render import read_answers
 from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 from generator.tools import groovy_classpath, run_tool
@@ -150,6 +151,13 @@ CHECKS: tuple[Check, ...] = (
         # Without the flag a second run (another repository of a matrix or fleet) refuses to start.
         command("golangci-lint", "run", "--allow-parallel-runners", "./..."),
         "golangci-lint v2, shipped config",
+    ),
+    Check(
+        "proto",
+        has("buf.yaml"),
+        check_proto,
+        "buf lint; internal/gen is what buf generate makes of proto/ with the pinned plugins; buf breaking against "
+        "the last commit",
     ),
     Check(
         "hadolint",

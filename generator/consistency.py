@@ -244,6 +244,33 @@ def _network_agreements(
                 )
     if not egress_restricted:
         yield "no NetworkPolicy restricts egress"
+    yield from _admitted_service_ports(rendered, ports)
+
+
+def _admitted_service_ports(rendered: Rendered, ports: set[tuple[str | None, int]]) -> Iterator[str]:
+    """Every port the API's Service exposes is one some NetworkPolicy admits: else its clients time out."""
+    scraped = {_name(service) for service in _monitored_services(rendered)}
+    rules = [rule for policy in rendered.of_kind("NetworkPolicy") for rule in policy["spec"].get("ingress", [])]
+    restricted = any("Ingress" in p["spec"].get("policyTypes", []) for p in rendered.of_kind("NetworkPolicy"))
+    for service in rendered.of_kind("Service"):
+        if _name(service) in scraped or not restricted:
+            continue
+        for port in service["spec"].get("ports", []):
+            target = _container_port(port.get("targetPort", port.get("port")), ports)
+            admitted = any(
+                not rule.get("ports") or any(_container_port(e.get("port"), ports) == target for e in rule["ports"])
+                for rule in rules
+            )
+            if target is not None and not admitted:
+                yield (
+                    f"Service {_name(service)} exposes port {port.get('name', target)}, which no NetworkPolicy "
+                    "admits: its clients would time out"
+                )
+
+
+def _container_port(port: Any, ports: set[tuple[str | None, int]]) -> int | None:
+    """The container port number a port name or number stands for, or None."""
+    return next((number for name, number in ports if port in (name, number)), None)
 
 
 def _probe_agreements(container: dict[str, Any], served: set[str], ports: set[tuple[str | None, int]]) -> Iterator[str]:
@@ -380,9 +407,13 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
         if "ephemeral-storage" not in resources.get(section, {}):
             yield f"{section}.ephemeral-storage is not set: logs and /tmp could fill the node's disk"
     ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
-    for name, answer in (("http", "http_port"), ("metrics", "metrics_port")):
+    serves_grpc = answers.get("api", "http") != "http"
+    expected_ports = [("http", "http_port"), ("metrics", "metrics_port"), *([("grpc", "grpc_port")] * serves_grpc)]
+    for name, answer in expected_ports:
         if answers.get(answer) is not None and ports.get(name) != answers.get(answer):
             yield f"container port {name} is {ports.get(name)}, the answer {answer} is {answers.get(answer)}"
+    if serves_grpc:
+        yield from _grpc_service_matches(base)
     yield from _monitoring_matches(base, deployment, answers)
     yield from _tracing_matches(base, answers)
     hpas = base.of_kind("HorizontalPodAutoscaler")
@@ -403,6 +434,24 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
             yield "hpa_enabled is false but a HorizontalPodAutoscaler is rendered"
         if deployment["spec"].get("replicas") != answers.get("replicas"):
             yield f"Deployment replicas {deployment['spec'].get('replicas')}, the answer is {answers.get('replicas')}"
+
+
+def _grpc_service_matches(base: Rendered) -> Iterator[str]:
+    """The API's Service exposes the gRPC port as gRPC: meshes and load balancers balance its calls, not its
+    connections, only when the port says so."""
+    scraped = {_name(service) for service in _monitored_services(base)}
+    exposed = [
+        port
+        for service in base.of_kind("Service")
+        if _name(service) not in scraped
+        for port in service["spec"].get("ports", [])
+        if port.get("targetPort") == "grpc"
+    ]
+    if not exposed:
+        yield "api serves gRPC but the Service exposes no port with targetPort grpc"
+    for port in exposed:
+        if port.get("appProtocol") != "grpc":
+            yield f"Service port {port.get('name')} of gRPC has appProtocol {port.get('appProtocol')}, not grpc"
 
 
 def _tracing_matches(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:

@@ -15,7 +15,15 @@ from pathlib import Path
 from generator import kube
 from generator.engine import find_engine
 from generator.errors import GosvcError
-from generator.images import DEFAULT_GRACE_SECONDS, BuiltImage, Served, build_image, serve_and_probe, service_ports
+from generator.images import (
+    DEFAULT_GRACE_SECONDS,
+    BuiltImage,
+    Served,
+    build_image,
+    grpc_port,
+    serve_and_probe,
+    service_ports,
+)
 from generator.outcome import NOTE, Outcome
 from generator.standins import BaseImages, offline_standins
 
@@ -33,7 +41,7 @@ def check_image(repo: Path) -> Outcome:
     try:
         built = build_image(engine, repo, tag, base_images=base_images)
         report += _describe_build(built)
-        served = serve_and_probe(engine, tag, *service_ports(repo), grace_seconds=grace)
+        served = serve_and_probe(engine, tag, *service_ports(repo), grace_seconds=grace, grpc_port=grpc_port(repo))
     except GosvcError as error:
         return Outcome(False, "\n".join([str(error), *report]))
     finally:
@@ -45,6 +53,9 @@ def check_image(repo: Path) -> Outcome:
         f"HEALTHCHECK {served.health}; up in {served.seconds_to_healthy:.1f}s; processes as uid "
         f"{', '.join(sorted(set(served.process_uids))) or 'none'}"
     )
+    if served.grpc_health:
+        answers = (f"{service or 'server'} {said}" for service, said in served.grpc_health)
+        report.append("gRPC health: " + ", ".join(answers))
     report.append(
         f"SIGTERM: exit code {served.exit_code} after {served.stop_seconds:.1f}s "
         f"(grace period {grace}s, {grace_source})"
@@ -81,6 +92,11 @@ def _serve_problems(served: Served, grace: int) -> list[str]:
         problems.append(f"/metrics on the metrics port answered {served.metrics_status} without Go runtime metrics")
     if served.metrics_on_api_port_status != 404:
         problems.append(f"/metrics on the API port answered {served.metrics_on_api_port_status}: metrics are public")
+    problems += [
+        f"the gRPC health service answered {said} about {service or 'the server'}, not SERVING"
+        for service, said in served.grpc_health
+        if said != "SERVING"
+    ]
     if served.health != "healthy":
         problems.append(f"the image's HEALTHCHECK did not pass: {served.health}")
     if "0" in served.process_uids:

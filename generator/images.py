@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tempfile
 import time
 import uuid
@@ -23,6 +24,7 @@ from generator.errors import GosvcError
 from generator.processes import http_get
 from generator.render import read_answers
 from generator.standins import BaseImage, BaseImages
+from generator.tools import find
 
 NONROOT_USER = "65532:65532"
 BUILD_TIMEOUT_SECONDS = 900.0
@@ -78,6 +80,7 @@ class Served:
     process_uids: tuple[str, ...]  # effective user ids of its processes, as the host sees them
     stop_seconds: float  # from SIGTERM to the container's exit
     exit_code: int  # after SIGTERM; 0 is a clean shutdown
+    grpc_health: tuple[tuple[str, str], ...] = ()  # health service name ("" the server) and what it answered
 
 
 @dataclass(frozen=True)
@@ -214,10 +217,13 @@ def serve_and_probe(
     *,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    grpc_port: int | None = None,
 ) -> Served:
     """Run `image` as a hardened pod would; call /healthz and /readyz on the API port and /metrics on the
     metrics port, both published on loopback; wait for the image's own HEALTHCHECK to report the container
-    healthy; then stop it as Kubernetes does, SIGTERM and SIGKILL after `grace_seconds`.
+    healthy; with `grpc_port`, ask its gRPC health service about the server and about liveness, as the kubelet's
+    gRPC probe does (grpc-health-probe); then stop it as Kubernetes does, SIGTERM and SIGKILL after
+    `grace_seconds`.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
     capabilities and no privilege escalation, as the user its image names.
@@ -230,6 +236,7 @@ def serve_and_probe(
             "--read-only", "--tmpfs", "/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--publish", f"127.0.0.1::{port}", "--publish", f"127.0.0.1::{metrics_port}",
+            *(["--publish", f"127.0.0.1::{grpc_port}"] if grpc_port else []),
             # The image's HEALTHCHECK, checked every second instead of every ten.
             "--health-interval", "1s", "--health-start-period", "1s",
             image,
@@ -244,6 +251,14 @@ def serve_and_probe(
         metrics_status, metrics = http_get(f"{metrics_url}/metrics")
         metrics_on_api_port_status, _ = http_get(f"{base_url}/metrics")
         health = _wait_for_health_check(engine, name, startup_timeout)
+        grpc_health = (
+            tuple(
+                (service, _grpc_health(_published_address(engine, name, grpc_port), service))
+                for service in ("", "liveness")
+            )
+            if grpc_port
+            else ()
+        )
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
         uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
@@ -267,6 +282,7 @@ def serve_and_probe(
         process_uids=uids,
         stop_seconds=stop_seconds,
         exit_code=exit_code,
+        grpc_health=grpc_health,
     )
 
 
@@ -274,6 +290,25 @@ def service_ports(project: Path) -> tuple[int, int]:
     """The API and metrics ports of a generated service, from its answers file."""
     answers = read_answers(project)
     return int(answers.get("http_port", 8080)), int(answers.get("metrics_port", 9102))
+
+
+def grpc_port(project: Path) -> int | None:
+    """The gRPC port of a generated service that serves gRPC, from its answers file; else None."""
+    answers = read_answers(project)
+    return int(answers.get("grpc_port", 50051)) if answers.get("api", "http") != "http" else None
+
+
+def _grpc_health(address: str, service: str) -> str:
+    """What the gRPC health service at `address` answers about `service`: SERVING, or why not."""
+    probe = subprocess.run(
+        [str(find("grpc-health-probe")), f"-addr={address}", f"-service={service}", "-connect-timeout=5s"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    said = (probe.stdout + probe.stderr).strip()
+    return "SERVING" if probe.returncode == 0 else said or f"exit status {probe.returncode}"
 
 
 @contextmanager

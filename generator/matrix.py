@@ -38,6 +38,7 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "gitops": ("none", "argocd"),
     "deploy_format": ("kustomize", "helm", "both"),
     "tracing": ("off", "otlp"),
+    "api": ("http", "both"),
 }
 
 PAIRWISE_FACTORS = (
@@ -50,6 +51,7 @@ PAIRWISE_FACTORS = (
     "monitoring",
     "gitops",
     "tracing",
+    "api",
 )
 
 
@@ -111,6 +113,13 @@ _CPU = ("50m", "100m", "250m", "500m", "1", "1.5", "2")
 _MEMORY_MI = (32, 64, 128, 256, 512, 1024)
 
 
+_OTLP_ENDPOINTS = (
+    "http://otel-collector.monitoring.svc:4318",
+    "http://collector.observability.svc.cluster.local:4318/otlp",
+    "https://otlp.example.com",
+)
+
+
 def random_variants(count: int, seed: int) -> list[Variant]:
     """`count` variants with every answer drawn at random within its rule; the same `seed`, the same variants."""
     draw = random.Random(seed)
@@ -142,6 +151,8 @@ def random_variants(count: int, seed: int) -> list[Variant]:
         }
         if answers["metrics_port"] == answers["http_port"]:
             answers["metrics_port"] = 9102
+        answers["grpc_port"] = draw.choice((1025, 9001, 50051, 65534))
+        answers["otlp_endpoint"] = draw.choice(_OTLP_ENDPOINTS)
         variants.append(Variant(tuple(sorted(answers.items()))))
     return variants
 

@@ -8,8 +8,10 @@ with only its target addresses changed, and the rule files it names with every
 `for:` shortened (the output says to what). The check proves what a scrape and
 a page depend on: Prometheus scrapes the service (up == 1); real requests move
 the request counter and the latency histogram under the route's pattern, never
-the path requested; nothing pages while the service is up; and once the service
-has stopped, an alert of severity critical goes pending, then firing.
+the path requested; a service that serves gRPC has every method of proto/
+called (grpcurl) and counted per method; nothing pages while the service is
+up; and once the service has stopped, an alert of severity critical goes
+pending, then firing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 import yaml
 
 from generator import kube
-from generator.images import service_ports
+from generator.images import grpc_port, service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
 from generator.tools import TOOLS, find, run_tool, tool_environment
@@ -48,6 +50,9 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 # The metric names the alert rules and the README are written against.
 REQUESTS = "http_requests_total"
 DURATION = "http_request_duration_seconds"
+CALLS = "grpc_server_handled_total"
+CALL_DURATION = "grpc_server_handling_seconds"
+PROTO = Path("proto")
 
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -86,12 +91,13 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     routes = _api_routes(repo)
     binary, package = _build_service(repo, scratch)
     api_port, metrics_port = free_port(), free_port()
+    rpc_port = free_port() if grpc_port(repo) else None
     prometheus_port = free_port()
     plan = _adapt_config(repo, service_ports(repo)[1], f"127.0.0.1:{metrics_port}", f"127.0.0.1:{prometheus_port}")
     scaled, critical_for = _write_rules(repo, scratch / "config", plan)
     (scratch / "config" / CONFIG.name).write_text(json.dumps(plan.config))
 
-    service = servers.enter_context(_serving(_start_service(binary, repo, scratch, api_port, metrics_port)))
+    service = servers.enter_context(_serving(_start_service(binary, repo, scratch, api_port, metrics_port, rpc_port)))
     api = f"http://127.0.0.1:{api_port}"
     _wait_for(f"the service to answer {api}/readyz", lambda: http_get(f"{api}/readyz")[0] == 200, 30, service)
     report.append(f"service built from {package}, serving 127.0.0.1:{api_port} (API), :{metrics_port} (metrics)")
@@ -128,6 +134,17 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     if leaked:
         raise E2EFailure(f"a route label holds the path requested, not its pattern: {_series(leaked)}")
     report.append(f"no route label holds a requested path (requests to {token} paths)")
+    if rpc_port:
+        called = _send_calls(repo, f"127.0.0.1:{rpc_port}")
+        for method, count in called.items():
+            rpc_service, rpc_method = (json.dumps(part) for part in method.rsplit("/", 1))
+            labels = f"job={json.dumps(job)}, grpc_service={rpc_service}, grpc_method={rpc_method}"
+            for query in (f"sum({CALLS}{{{labels}}})", f"sum({CALL_DURATION}_count{{{labels}}})"):
+                _wait_for(f"{query} >= {count}", partial(_counted, base, query, count), window, service)
+        report.append(
+            f"{CALLS} and the {CALL_DURATION} histogram moved by "
+            + ", ".join(f"{count} for {method}" for method, count in called.items())
+        )
 
     evaluated = _wait_for_evaluation(base, plan.evaluation_seconds, service)
     paging = [alert for alert in _alerts(base) if _pages(alert)]
@@ -176,6 +193,34 @@ def _send_requests(api: str, routes: dict[str, str], token: str) -> dict[str, in
     return sent
 
 
+def _send_calls(repo: Path, address: str) -> dict[str, int]:
+    """Call every method of every service of proto/ REQUESTS_PER_ROUTE times with an empty message (grpcurl,
+    with the .proto files: reflection is off); calls counted by "service/method". Any status will do: the
+    metrics count them all."""
+    protos = [str(path.relative_to(repo / PROTO)) for path in sorted((repo / PROTO).rglob("*.proto"))]
+    if not protos:
+        raise E2EFailure(f"the service serves gRPC but {PROTO}/ holds no .proto file: nothing to call")
+    sources = [f"-import-path={PROTO}", *(f"-proto={proto}" for proto in protos)]
+    called: dict[str, int] = {}
+    for service in _grpcurl(repo, *sources, "list").split():
+        for method in _grpcurl(repo, *sources, "list", service).split():
+            full = method.rsplit(".", 1)[0] + "/" + method.rsplit(".", 1)[1]
+            for _ in range(REQUESTS_PER_ROUTE):
+                result = run_tool("grpcurl", "-plaintext", *sources, "-d", "{}", address, full, cwd=repo)
+                # grpcurl exits 64 + the status code for a call that failed with a status: the call was served.
+                if result.returncode != 0 and result.returncode < 64:
+                    raise E2EFailure(f"calling {full} failed: {(result.stdout + result.stderr).strip()}")
+            called[full] = REQUESTS_PER_ROUTE
+    return called
+
+
+def _grpcurl(repo: Path, *arguments: str) -> str:
+    result = run_tool("grpcurl", *arguments, cwd=repo)
+    if result.returncode != 0:
+        raise E2EFailure(f"grpcurl {' '.join(arguments)}: {(result.stdout + result.stderr).strip()}")
+    return result.stdout
+
+
 def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
     listed = run_tool("go", "list", "-f", '{{if eq .Name "main"}}{{.ImportPath}}{{end}}', "./...", cwd=repo)
     mains = listed.stdout.split()
@@ -189,7 +234,9 @@ def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
     return binary, mains[0]
 
 
-def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metrics_port: int) -> Server:
+def _start_service(
+    binary: Path, repo: Path, scratch: Path, api_port: int, metrics_port: int, rpc_port: int | None
+) -> Server:
     settings = _settings(repo)
     env = {
         **tool_environment(),
@@ -198,6 +245,8 @@ def _start_service(binary: Path, repo: Path, scratch: Path, api_port: int, metri
         "METRICS_PORT": str(metrics_port),
         "SECRETS_DIR": str(scratch / "secrets"),
     }
+    if rpc_port:
+        env["GRPC_PORT"] = str(rpc_port)
     if "OTEL_EXPORTER_OTLP_ENDPOINT" in settings:
         # Tracing stays on (spans are made and logged), but no collector runs here to export them to.
         env["OTEL_TRACES_EXPORTER"] = "none"

@@ -75,6 +75,14 @@ TOOLS: dict[str, Tool] = {
             "github.com/prometheus-operator/prometheus-operator",
         ),
         Tool("argo-cd-crds", "gomod", "manifests/crds", "v3.5.7", "github.com/argoproj/argo-cd/v3"),
+        # The gRPC API's contract (the `proto` check): buf lints it, finds breaking changes and generates its Go
+        # code with the two plugins; grpc-health-probe asks a running container's health service (the `image`
+        # check), as the gRPC probe of the kubelet does; grpcurl calls the API in the prometheus-e2e check.
+        Tool("buf", "go", "github.com/bufbuild/buf/cmd/buf", "v1.75.0"),
+        Tool("protoc-gen-go", "go", "google.golang.org/protobuf/cmd/protoc-gen-go", "v1.36.12"),
+        Tool("protoc-gen-go-grpc", "go", "google.golang.org/grpc/cmd/protoc-gen-go-grpc", "v1.6.2"),
+        Tool("grpc-health-probe", "go", "github.com/grpc-ecosystem/grpc-health-probe", "v0.4.62"),
+        Tool("grpcurl", "go", "github.com/fullstorydev/grpcurl/cmd/grpcurl", "v1.9.4"),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", "go", "github.com/rakyll/hey", "v0.1.4"),
         # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.

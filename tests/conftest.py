@@ -110,9 +110,10 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
     yield _render
 
 
-SLOW_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus", "helm")
-"""The tools `gosvc tools install` compiles for minutes on a new machine, which the `slow_tools` tests use; CI
-builds them while the other tests run."""
+GRPC_TOOLS = ("buf", "protoc-gen-go", "protoc-gen-go-grpc", "grpc-health-probe", "grpcurl")
+SLOW_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus", "helm", *GRPC_TOOLS)
+"""The tools `gosvc tools install` compiles for minutes on a new machine, which the `slow_tools` tests use, and
+the gRPC tools, which only their checks run; CI builds them while the other tests run."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

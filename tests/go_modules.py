@@ -36,6 +36,13 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.72.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.1",
         },
+        "grpc": {
+            "google.golang.org/grpc": "v1.85.0",
+            "google.golang.org/protobuf": "v1.36.12",
+            "github.com/grpc-ecosystem/go-grpc-middleware/v2": "v2.3.4",
+            "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
+        },
+        "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.72.0"},
     },
     "1.25": {
         "base": {"github.com/prometheus/client_golang": "v1.24.1"},
@@ -47,6 +54,13 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.71.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.0",
         },
+        "grpc": {
+            "google.golang.org/grpc": "v1.84.0",
+            "google.golang.org/protobuf": "v1.36.12",
+            "github.com/grpc-ecosystem/go-grpc-middleware/v2": "v2.3.4",
+            "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
+        },
+        "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.71.0"},
     },
 }
 
@@ -56,9 +70,10 @@ _REQUIREMENTS = re.compile(r"\A.*?^go [0-9.]+\n", re.DOTALL | re.MULTILINE)
 def variants() -> Iterator[tuple[str, dict[str, Any]]]:
     """Each dependency set, named as includes/go_modules.jinja names it, with answers that select it."""
     for go_version in GO_VERSIONS:
-        for tracing in ("off", "otlp"):
-            name = f"go{go_version}" + ("-otlp" if tracing == "otlp" else "")
-            yield name, {"go_version": go_version, "tracing": tracing}
+        for api in ("http", "both"):
+            for tracing in ("off", "otlp"):
+                name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
+                yield name, {"go_version": go_version, "api": api, "tracing": tracing}
 
 
 def render(template: Path, dest: Path, answers: dict[str, Any]) -> Path:
@@ -75,7 +90,10 @@ def _go(repo: Path, *args: str) -> None:
 def refresh(repo: Path, name: str, answers: dict[str, Any]) -> None:
     """Rewrite the pair of files of set `name` from DIRECT, resolved by `go get` and `go mod tidy` in `repo`."""
     go_version = answers["go_version"]
-    features = ["base"] + (["otlp"] if answers["tracing"] == "otlp" else [])
+    features = ["base"]
+    features += ["otlp"] if answers["tracing"] == "otlp" else []
+    features += ["grpc"] if answers["api"] != "http" else []
+    features += ["grpc-otlp"] if answers["api"] != "http" and answers["tracing"] == "otlp" else []
     modules = {module: version for feature in features for module, version in DIRECT[go_version][feature].items()}
     go_mod = repo / "go.mod"
     header = _REQUIREMENTS.match(go_mod.read_text())

@@ -29,8 +29,14 @@ PRISTINE: dict[str, dict[str, str]] = {
     "gitlab-ci": {"ci_system": "gitlab-ci"},
     "jenkins": {"ci_system": "jenkins"},
     # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
-    # OpenTelemetry tracing.
-    "integrations": {"deploy_format": "both", "monitoring": "both", "gitops": "argocd", "tracing": "otlp"},
+    # OpenTelemetry tracing, gRPC beside HTTP.
+    "integrations": {
+        "deploy_format": "both",
+        "monitoring": "both",
+        "gitops": "argocd",
+        "tracing": "otlp",
+        "api": "both",
+    },
     # The chart alone, no kustomize: every check reads the deployment from it.
     "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator"},
 }
@@ -280,6 +286,26 @@ MUTATIONS = [
         _edit("deploy/chart/values.yaml", "collectorPort: 4318", "collectorPort: 4317"),
         "kubernetes-consistency",
         "helm",
+        repo="integrations",
+    ),
+    # A .proto edited without regenerating the code: the contract is not what the service implements.
+    mutation(
+        "proto",
+        _edit("proto/hello/v1/hello.proto", "  string name = 1;\n", "  string name = 1;\n  string greeting = 2;\n"),
+        repo="integrations",
+    ),
+    # A gRPC port the Service exposes but no NetworkPolicy admits.
+    mutation(
+        "kubernetes-consistency",
+        _regex("deploy/base/networkpolicy.yaml", r"^        - port: grpc\n          protocol: TCP\n", ""),
+        "kubernetes-consistency",
+        "helm",  # the chart still admits it
+        repo="integrations",
+    ),
+    # A health service that no longer answers for liveness: only the running container shows it.
+    mutation(
+        "image",
+        _edit("internal/server/grpc.go", 'LivenessService = "liveness"', 'LivenessService = "alive"'),
         repo="integrations",
     ),
     # Requests no longer traced: the generated tests see no span, and the middleware is dead code.

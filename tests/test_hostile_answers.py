@@ -262,6 +262,7 @@ SAMPLE = {
         "system": "2001-12-14",
         "tracing": "otlp",
         "otlp_endpoint": "http://yes.null.svc:4318",
+        "api": "both",
     },
     "longest": {
         "service_name": "s" + "-a1" * 16 + "z",

@@ -41,7 +41,7 @@ A question asked only `when` another says so sits on that question's page, after
 
 _JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 _CONDITION = re.compile(r"\{\{\s*(.+?)\s*\}\}")
-_TERM = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*==\s*'([^']*)')?")
+_TERM = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*(==|!=)\s*'([^']*)')?")
 _HEADER = "# Generated from copier.yml by `gosvc backstage template`: change copier.yml, then run it again.\n"
 
 
@@ -183,7 +183,7 @@ def _field(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def _condition(when: Any) -> dict[str, Any] | None:
     """A `when` as the properties it requires (JSON schema), None for always, {} when it is not expressible:
-    only names of yes/no questions and `name == 'value'` joined by `and` are."""
+    only names of yes/no questions, `name == 'value'` and `name != 'value'` joined by `and` are."""
     if when is None or when is True:
         return None
     matched = _CONDITION.fullmatch(str(when).strip())
@@ -194,8 +194,10 @@ def _condition(when: Any) -> dict[str, Any] | None:
         found = _TERM.fullmatch(term.strip())
         if not found:
             return {}
-        name, value = found.groups()
-        condition[name] = {"const": True if value is None else value}
+        name, operator, value = found.groups()
+        if name in condition:
+            return {}
+        condition[name] = {"not": {"const": value}} if operator == "!=" else {"const": True if value is None else value}
     return condition
 
 

@@ -49,6 +49,11 @@ _RULE_JOB = re.compile(r'\bjob\s*=\s*"([^"]*)"')
 _ROUTE_LITERAL = re.compile(r'"(?:GET|HEAD) (/[^"\s]*)"')
 _ROUTE_CONSTANT = re.compile(r'"(?:GET|HEAD) "\s*\+\s*(\w+)')
 _PATH_CONSTANT = re.compile(r'(\w+)\s*(?:string\s*)?=\s*"(/[^"\s]*)"')
+# The gRPC health service of the Go code, and the service name it answers liveness under.
+_HEALTH_SERVER = re.compile(r"\bhealth\.NewServer\(\)")
+_LIVENESS_SERVICE = re.compile(r'\bLivenessService\s*(?:string\s*)?=\s*"([^"]*)"')
+GRPC_HEALTH = "grpc health service "
+"""Prefix of the probe targets a gRPC probe asks: the health service's answer about a service name."""
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -56,7 +61,7 @@ _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m
 def check_consistency(repo: Path) -> Outcome:
     """Every kustomization's agreements, and the base's with the answers."""
     answers = read_answers(repo)
-    served = served_paths(repo)
+    served = probe_targets(repo)
     rendered, problems = render_all(repo)
     for kustomization in rendered:
         problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
@@ -76,7 +81,7 @@ def kustomization_problems(project: Path) -> dict[str, frozenset[str]]:
     """For each kustomization, or where there is none each values file of the chart: whether it builds, and
     what in it disagrees. Updates compare this before and after."""
     sources = kustomizations(project) or chart_values(project)
-    served = served_paths(project)
+    served = probe_targets(project)
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = list(pool.map(lambda source: _problems_of(project, source, served), sources))
     return {str(source): problems for source, problems in zip(sources, found, strict=True)}
@@ -90,8 +95,10 @@ def _problems_of(project: Path, source: Path, served: set[str]) -> frozenset[str
     return frozenset(_readable(_agreements(rendered, served)))
 
 
-def served_paths(repo: Path) -> set[str]:
-    """Paths the Go service routes GET requests to, read from its route patterns."""
+def probe_targets(repo: Path) -> set[str]:
+    """What the Go service answers probes on: the paths it routes GET requests to, read from its route patterns,
+    and where it serves the gRPC health service, GRPC_HEALTH followed by each service name the health service
+    answers about that a probe may ask (the server's "", and the liveness service)."""
     sources = sorted(repo.glob("internal/**/*.go")) + sorted(repo.glob("cmd/**/*.go"))
     text = "\n".join(
         s.read_text(encoding="utf-8", errors="replace") for s in sources if not s.name.endswith("_test.go")
@@ -99,7 +106,11 @@ def served_paths(repo: Path) -> set[str]:
     constants = dict(_PATH_CONSTANT.findall(text))
     paths = set(_ROUTE_LITERAL.findall(text))
     paths.update(constants[name] for name in _ROUTE_CONSTANT.findall(text) if name in constants)
-    return {path.replace("{$}", "") for path in paths}
+    targets = {path.replace("{$}", "") for path in paths}
+    if _HEALTH_SERVER.search(text):
+        targets.add(GRPC_HEALTH)
+        targets.update(GRPC_HEALTH + service for service in _LIVENESS_SERVICE.findall(text))
+    return targets
 
 
 def _readable(found: Iterator[str]) -> list[str]:
@@ -280,6 +291,9 @@ def _probe_agreements(container: dict[str, Any], served: set[str], ports: set[tu
             if probe_name != "startupProbe":
                 yield f"container {container['name']} has no {probe_name}"
             continue
+        if "grpc" in probe:
+            yield from _grpc_probe_agreements(probe_name, probe["grpc"], served, ports)
+            continue
         http = probe.get("httpGet", {})
         if http.get("path") not in served:
             yield f"{probe_name} path {http.get('path')} is not served (served: {sorted(served)})"
@@ -288,8 +302,32 @@ def _probe_agreements(container: dict[str, Any], served: set[str], ports: set[tu
         if _port_matches(http.get("port"), {port for port in ports if port[0] == "metrics"}):
             yield f"{probe_name} probes the metrics port, which serves /metrics only"
     liveness, readiness = container.get("livenessProbe", {}), container.get("readinessProbe", {})
-    if liveness and liveness.get("httpGet", {}).get("path") == readiness.get("httpGet", {}).get("path"):
-        yield "readiness and liveness probe the same path; readiness must fail during shutdown"
+    if liveness and _probe_target(liveness) == _probe_target(readiness):
+        yield "readiness and liveness probe the same target; readiness must fail during shutdown"
+
+
+def _grpc_probe_agreements(
+    probe_name: str, grpc: dict[str, Any], served: set[str], ports: set[tuple[str | None, int]]
+) -> Iterator[str]:
+    """A gRPC probe asks the gRPC port (a number: the probe takes no port name) about a service name the health
+    service answers."""
+    service = grpc.get("service", "")
+    if GRPC_HEALTH + service not in served:
+        answered = sorted(target.removeprefix(GRPC_HEALTH) for target in served if target.startswith(GRPC_HEALTH))
+        yield (
+            f"{probe_name} asks the gRPC health service about {service!r}, which it does not answer about"
+            f" (it answers about: {answered or 'nothing: the service serves no gRPC health service'})"
+        )
+    if grpc.get("port") not in {number for name, number in ports if name == "grpc"}:
+        yield f"{probe_name} asks port {grpc.get('port')}, which is not the container port grpc {ports}"
+
+
+def _probe_target(probe: dict[str, Any]) -> str | None:
+    """What a probe asks: an HTTP path, or the gRPC health service about a service name."""
+    if "grpc" in probe:
+        return GRPC_HEALTH + str(probe["grpc"].get("service", ""))
+    path = probe.get("httpGet", {}).get("path")
+    return None if path is None else str(path)
 
 
 def _config_agreements(rendered: Rendered, pod: dict[str, Any]) -> Iterator[str]:
@@ -407,8 +445,15 @@ def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
         if "ephemeral-storage" not in resources.get(section, {}):
             yield f"{section}.ephemeral-storage is not set: logs and /tmp could fill the node's disk"
     ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
-    serves_grpc = answers.get("api", "http") != "http"
-    expected_ports = [("http", "http_port"), ("metrics", "metrics_port"), *([("grpc", "grpc_port")] * serves_grpc)]
+    api = answers.get("api", "http")
+    serves_grpc = api != "http"
+    expected_ports = [
+        *([("http", "http_port")] * (api != "grpc")),
+        ("metrics", "metrics_port"),
+        *([("grpc", "grpc_port")] * serves_grpc),
+    ]
+    if api == "grpc" and "http" in ports:
+        yield f"api is grpc, yet the container has an http port ({ports['http']})"
     for name, answer in expected_ports:
         if answers.get(answer) is not None and ports.get(name) != answers.get(answer):
             yield f"container port {name} is {ports.get(name)}, the answer {answer} is {answers.get(answer)}"

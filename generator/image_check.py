@@ -2,8 +2,10 @@
 
 The image must name a numeric, non-root user itself (not one forced at run
 time); its container, read-only with every capability dropped, must answer
-/healthz and /readyz on the API port and /metrics on the metrics port only,
-pass its own HEALTHCHECK, and exit 0 within the grace period after SIGTERM.
+/healthz and /readyz on the HTTP API port, SERVING from the gRPC health
+service about the server and about liveness where it serves gRPC, and
+/metrics on the metrics port only; pass its own HEALTHCHECK; and exit 0
+within the grace period after SIGTERM.
 """
 
 from __future__ import annotations
@@ -47,10 +49,14 @@ def check_image(repo: Path) -> Outcome:
     finally:
         engine.run("image", "rm", "--force", tag, check=False)
     problems = _user_problems(built.user) + _serve_problems(served, grace)
+    http = (
+        f"/healthz {served.healthz_status}, /readyz {served.readyz_status}, /metrics {served.metrics_status} on the "
+        f"metrics port and {served.metrics_on_api_port_status} on the API port"
+        if served.healthz_status is not None
+        else f"no HTTP API, /metrics {served.metrics_status} on the metrics port"
+    )
     report.append(
-        f"container: /healthz {served.healthz_status}, /readyz {served.readyz_status}, /metrics "
-        f"{served.metrics_status} on the metrics port and {served.metrics_on_api_port_status} on the API port; "
-        f"HEALTHCHECK {served.health}; up in {served.seconds_to_healthy:.1f}s; processes as uid "
+        f"container: {http}; HEALTHCHECK {served.health}; up in {served.seconds_to_healthy:.1f}s; processes as uid "
         f"{', '.join(sorted(set(served.process_uids))) or 'none'}"
     )
     if served.grpc_health:
@@ -85,12 +91,13 @@ def _user_problems(user: str) -> list[str]:
 
 def _serve_problems(served: Served, grace: int) -> list[str]:
     problems = []
+    serves_http = served.healthz_status is not None
     for path, status in (("/healthz", served.healthz_status), ("/readyz", served.readyz_status)):
-        if status != 200:
+        if serves_http and status != 200:
             problems.append(f"{path} answered {status or 'nothing'}, not 200")
     if served.metrics_status != 200 or not re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE):
         problems.append(f"/metrics on the metrics port answered {served.metrics_status} without Go runtime metrics")
-    if served.metrics_on_api_port_status != 404:
+    if serves_http and served.metrics_on_api_port_status != 404:
         problems.append(f"/metrics on the API port answered {served.metrics_on_api_port_status}: metrics are public")
     problems += [
         f"the gRPC health service answered {said} about {service or 'the server'}, not SERVING"

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +67,14 @@ class BuiltImage:
 
 @dataclass(frozen=True)
 class Served:
-    """What a running container answered through its published ports."""
+    """What a running container answered through its published ports. A service without an HTTP API answers
+    no /healthz, /readyz or /metrics on it: their statuses are None."""
 
-    healthz_status: int
-    readyz_status: int
+    healthz_status: int | None
+    readyz_status: int | None
     metrics_status: int
     metrics: str
-    metrics_on_api_port_status: int
+    metrics_on_api_port_status: int | None
     seconds_to_healthy: float
     health: str  # what the image's own HEALTHCHECK reported: healthy, or why not
     config_user: str  # Config.User of the container
@@ -212,17 +213,18 @@ def isolate_cache_mounts(plan: DockerfilePlan, prefix: str) -> DockerfilePlan:
 def serve_and_probe(
     engine: Engine,
     image: str,
-    port: int,
+    port: int | None,
     metrics_port: int,
     *,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
     grpc_port: int | None = None,
 ) -> Served:
-    """Run `image` as a hardened pod would; call /healthz and /readyz on the API port and /metrics on the
-    metrics port, both published on loopback; wait for the image's own HEALTHCHECK to report the container
-    healthy; with `grpc_port`, ask its gRPC health service about the server and about liveness, as the kubelet's
-    gRPC probe does (grpc-health-probe); then stop it as Kubernetes does, SIGTERM and SIGKILL after
+    """Run `image` as a hardened pod would; call /healthz and /readyz on the HTTP API port `port` (None: the
+    service serves gRPC alone) and /metrics on the metrics port, both published on loopback; wait for the
+    image's own HEALTHCHECK to report the container healthy; with `grpc_port`, ask its gRPC health service about
+    the server and about liveness, as the kubelet's gRPC probe does (grpc-health-probe), and without an HTTP
+    port wait for liveness to answer SERVING first; then stop it as Kubernetes does, SIGTERM and SIGKILL after
     `grace_seconds`.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
@@ -235,30 +237,31 @@ def serve_and_probe(
             "run", "--detach", "--name", name,
             "--read-only", "--tmpfs", "/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--publish", f"127.0.0.1::{port}", "--publish", f"127.0.0.1::{metrics_port}",
-            *(["--publish", f"127.0.0.1::{grpc_port}"] if grpc_port else []),
+            *[argument for published in (port, metrics_port, grpc_port) if published
+              for argument in ("--publish", f"127.0.0.1::{published}")],
             # The image's HEALTHCHECK, checked every second instead of every ten.
             "--health-interval", "1s", "--health-start-period", "1s",
             image,
             timeout=60, what=f"cannot start a container of {image}",
         )  # fmt: skip
-        base_url = f"http://{_published_address(engine, name, port)}"
         metrics_url = f"http://{_published_address(engine, name, metrics_port)}"
+        grpc_address = _published_address(engine, name, grpc_port) if grpc_port else ""
         started = time.monotonic()
-        healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
+        healthz = readyz = metrics_on_api_port_status = None
+        if port:
+            base_url = f"http://{_published_address(engine, name, port)}"
+            healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
+        else:
+            _wait_until_healthy(engine, name, f"{grpc_address} (gRPC health of liveness)", startup_timeout,
+                                lambda: grpc_health(grpc_address, "liveness"))  # fmt: skip
         seconds_to_healthy = time.monotonic() - started
-        readyz, _ = http_get(f"{base_url}/readyz")
+        if port:
+            readyz, _ = http_get(f"{base_url}/readyz")
+            metrics_on_api_port_status, _ = http_get(f"{base_url}/metrics")
         metrics_status, metrics = http_get(f"{metrics_url}/metrics")
-        metrics_on_api_port_status, _ = http_get(f"{base_url}/metrics")
         health = _wait_for_health_check(engine, name, startup_timeout)
-        grpc_health = (
-            tuple(
-                (service, _grpc_health(_published_address(engine, name, grpc_port), service))
-                for service in ("", "liveness")
-            )
-            if grpc_port
-            else ()
-        )
+        services = ("", "liveness") if grpc_port else ()
+        health_answers = tuple((service, grpc_health(grpc_address, service)) for service in services)
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
         uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
@@ -282,14 +285,16 @@ def serve_and_probe(
         process_uids=uids,
         stop_seconds=stop_seconds,
         exit_code=exit_code,
-        grpc_health=grpc_health,
+        grpc_health=health_answers,
     )
 
 
-def service_ports(project: Path) -> tuple[int, int]:
-    """The API and metrics ports of a generated service, from its answers file."""
+def service_ports(project: Path) -> tuple[int | None, int]:
+    """The HTTP API port (None when the service serves gRPC alone) and the metrics port of a generated service,
+    from its answers file."""
     answers = read_answers(project)
-    return int(answers.get("http_port", 8080)), int(answers.get("metrics_port", 9102))
+    http_port = None if answers.get("api", "http") == "grpc" else int(answers.get("http_port", 8080))
+    return http_port, int(answers.get("metrics_port", 9102))
 
 
 def grpc_port(project: Path) -> int | None:
@@ -298,7 +303,7 @@ def grpc_port(project: Path) -> int | None:
     return int(answers.get("grpc_port", 50051)) if answers.get("api", "http") != "http" else None
 
 
-def _grpc_health(address: str, service: str) -> str:
+def grpc_health(address: str, service: str) -> str:
     """What the gRPC health service at `address` answers about `service`: SERVING, or why not."""
     probe = subprocess.run(
         [str(find("grpc-health-probe")), f"-addr={address}", f"-service={service}", "-connect-timeout=5s"],
@@ -331,20 +336,31 @@ def _published_address(engine: Engine, container: str, port: int) -> str:
     raise ContainerServeError(f"container {container} did not publish port {port} on 127.0.0.1: {mapping.stdout!r}")
 
 
-def _wait_until_healthy(engine: Engine, container: str, url: str, timeout: float) -> int:
+def _wait_until_healthy(
+    engine: Engine, container: str, url: str, timeout: float, ask: Callable[[], str] | None = None
+) -> int:
+    """Ask until the container answers healthy: GET `url` until 200, or `ask` (`url` names what it asks) until
+    SERVING."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
+    healthy = "SERVING" if ask else "200"
     while time.monotonic() < deadline:
-        status, body = http_get(url)
-        if status == 200:
-            return status
-        last = f"HTTP {status}: {body[:200]}" if status else body
-        if stopped := _stopped(engine, container, f"before {url} answered 200"):
+        if ask:
+            said = ask()
+            if said == healthy:
+                return 200
+            last = said
+        else:
+            status, body = http_get(url)
+            if status == 200:
+                return status
+            last = f"HTTP {status}: {body[:200]}" if status else body
+        if stopped := _stopped(engine, container, f"before {url} answered {healthy}"):
             raise stopped
         time.sleep(0.25)
     logs = engine.run("logs", container, check=False)
     raise ContainerServeError(
-        f"{url} did not answer 200 within {timeout:.0f}s (last: {last}); the container's output:\n"
+        f"{url} did not answer {healthy} within {timeout:.0f}s (last: {last}); the container's output:\n"
         + _tail(logs.stdout + logs.stderr)
     )
 

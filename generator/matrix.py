@@ -38,7 +38,7 @@ CHOICES: Mapping[str, Sequence[Any]] = {
     "gitops": ("none", "argocd"),
     "deploy_format": ("kustomize", "helm", "both"),
     "tracing": ("off", "otlp"),
-    "api": ("http", "both"),
+    "api": ("http", "grpc", "both"),
 }
 
 PAIRWISE_FACTORS = (

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from generator import kube
-from generator.images import grpc_port, service_ports
+from generator.images import grpc_health, grpc_port, service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
 from generator.tools import TOOLS, find, run_tool, tool_environment
@@ -88,9 +88,10 @@ def check_prometheus_e2e(repo: Path) -> Outcome:
 def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, report: list[str]) -> None:
     if not (repo / CONFIG).is_file():
         raise E2EFailure(f"no {CONFIG}: nothing tells Prometheus to scrape the service")
-    routes = _api_routes(repo)
+    serves_http = service_ports(repo)[0] is not None
+    routes = _api_routes(repo) if serves_http else {}
     binary, package = _build_service(repo, scratch)
-    api_port, metrics_port = free_port(), free_port()
+    api_port, metrics_port = free_port() if serves_http else None, free_port()
     rpc_port = free_port() if grpc_port(repo) else None
     prometheus_port = free_port()
     plan = _adapt_config(repo, service_ports(repo)[1], f"127.0.0.1:{metrics_port}", f"127.0.0.1:{prometheus_port}")
@@ -99,8 +100,13 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
 
     service = servers.enter_context(_serving(_start_service(binary, repo, scratch, api_port, metrics_port, rpc_port)))
     api = f"http://127.0.0.1:{api_port}"
-    _wait_for(f"the service to answer {api}/readyz", lambda: http_get(f"{api}/readyz")[0] == 200, 30, service)
-    report.append(f"service built from {package}, serving 127.0.0.1:{api_port} (API), :{metrics_port} (metrics)")
+    if api_port:
+        _wait_for(f"the service to answer {api}/readyz", lambda: http_get(f"{api}/readyz")[0] == 200, 30, service)
+    else:
+        address = f"127.0.0.1:{rpc_port}"
+        _wait_for(f"{address} to answer SERVING", lambda: grpc_health(address, "") == "SERVING", 30, service)
+    apis = ", ".join(f":{port} ({name})" for name, port in (("HTTP API", api_port), ("gRPC API", rpc_port)) if port)
+    report.append(f"service built from {package}, serving 127.0.0.1{apis}, :{metrics_port} (metrics)")
     prometheus = servers.enter_context(_serving(_start_prometheus(scratch, prometheus_port)))
     base = f"http://127.0.0.1:{prometheus_port}"
     ready = _wait_for("Prometheus to be ready", lambda: http_get(f"{base}/-/ready")[0] == 200, 60, prometheus)
@@ -117,7 +123,7 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     report.append(f'up{{job="{job}"}} == 1 after {seconds:.1f}s (scrape interval {plan.scrape_seconds:g}s)')
 
     token = "gosvc-" + secrets.token_hex(4)
-    sent = _send_requests(api, routes, token)
+    sent = _send_requests(api, routes, token) if api_port else {}
     for label, count in sent.items():
         route = f"job={json.dumps(job)}, route={json.dumps(label)}"
         for query in (
@@ -126,14 +132,15 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
             f'sum({DURATION}_bucket{{{route}, le="+Inf"}})',
         ):
             _wait_for(f"{query} >= {count}", partial(_counted, base, query, count), window, service)
-    report.append(
-        f"{REQUESTS} and the {DURATION} histogram moved by "
-        + ", ".join(f"{count} for route {label!r}" for label, count in sent.items())
-    )
-    leaked = _query(base, f'count by (__name__, route) ({{job="{job}", route=~".*{token}.*"}})')
-    if leaked:
-        raise E2EFailure(f"a route label holds the path requested, not its pattern: {_series(leaked)}")
-    report.append(f"no route label holds a requested path (requests to {token} paths)")
+    if api_port:
+        report.append(
+            f"{REQUESTS} and the {DURATION} histogram moved by "
+            + ", ".join(f"{count} for route {label!r}" for label, count in sent.items())
+        )
+        leaked = _query(base, f'count by (__name__, route) ({{job="{job}", route=~".*{token}.*"}})')
+        if leaked:
+            raise E2EFailure(f"a route label holds the path requested, not its pattern: {_series(leaked)}")
+        report.append(f"no route label holds a requested path (requests to {token} paths)")
     if rpc_port:
         called = _send_calls(repo, f"127.0.0.1:{rpc_port}")
         for method, count in called.items():
@@ -235,16 +242,17 @@ def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
 
 
 def _start_service(
-    binary: Path, repo: Path, scratch: Path, api_port: int, metrics_port: int, rpc_port: int | None
+    binary: Path, repo: Path, scratch: Path, api_port: int | None, metrics_port: int, rpc_port: int | None
 ) -> Server:
     settings = _settings(repo)
     env = {
         **tool_environment(),
         **settings,
-        "HTTP_PORT": str(api_port),
         "METRICS_PORT": str(metrics_port),
         "SECRETS_DIR": str(scratch / "secrets"),
     }
+    if api_port:
+        env["HTTP_PORT"] = str(api_port)
     if rpc_port:
         env["GRPC_PORT"] = str(rpc_port)
     if "OTEL_EXPORTER_OTLP_ENDPOINT" in settings:

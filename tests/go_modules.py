@@ -33,9 +33,9 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/otel/sdk": "v1.47.0",
             "go.opentelemetry.io/otel/trace": "v1.47.0",
             "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp": "v1.47.0",
-            "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.72.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.1",
         },
+        "otlp-http": {"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.72.0"},
         "grpc": {
             "google.golang.org/grpc": "v1.85.0",
             "google.golang.org/protobuf": "v1.36.12",
@@ -51,9 +51,9 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/otel/sdk": "v1.46.0",
             "go.opentelemetry.io/otel/trace": "v1.46.0",
             "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp": "v1.46.0",
-            "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.71.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.0",
         },
+        "otlp-http": {"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.71.0"},
         "grpc": {
             "google.golang.org/grpc": "v1.84.0",
             "google.golang.org/protobuf": "v1.36.12",
@@ -70,10 +70,12 @@ _REQUIREMENTS = re.compile(r"\A.*?^go [0-9.]+\n", re.DOTALL | re.MULTILINE)
 def variants() -> Iterator[tuple[str, dict[str, Any]]]:
     """Each dependency set, named as includes/go_modules.jinja names it, with answers that select it."""
     for go_version in GO_VERSIONS:
-        for api in ("http", "both"):
-            for tracing in ("off", "otlp"):
-                name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
-                yield name, {"go_version": go_version, "api": api, "tracing": tracing}
+        for api, tracing in (("http", "off"), ("http", "otlp"), ("both", "off"), ("both", "otlp"), ("grpc", "otlp")):
+            name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
+            yield (
+                name + ("-without-http" if api == "grpc" else ""),
+                {"go_version": go_version, "api": api, "tracing": tracing},
+            )
 
 
 def render(template: Path, dest: Path, answers: dict[str, Any]) -> Path:
@@ -92,6 +94,7 @@ def refresh(repo: Path, name: str, answers: dict[str, Any]) -> None:
     go_version = answers["go_version"]
     features = ["base"]
     features += ["otlp"] if answers["tracing"] == "otlp" else []
+    features += ["otlp-http"] if answers["tracing"] == "otlp" and answers["api"] != "grpc" else []
     features += ["grpc"] if answers["api"] != "http" else []
     features += ["grpc-otlp"] if answers["api"] != "http" and answers["tracing"] == "otlp" else []
     modules = {module: version for feature in features for module, version in DIRECT[go_version][feature].items()}

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -277,8 +278,12 @@ def test_every_question_is_a_parameter_with_its_type_choices_and_default() -> No
         assert field.get("default") == (None if isinstance(default, str) and JINJA.search(default) else default), name
         assert " ".join(spec["help"].split()).rstrip(".") in field["description"]
         if "when" in spec:
-            terms = re.findall(r"([a-z_]+)(?: == '([^']*)')?", spec["when"].strip("{} "))
-            expected = {term: {"const": value or True} for term, value in terms if term != "and"}
+            terms = re.findall(r"([a-z_]+)(?: (==|!=) '([^']*)')?", spec["when"].strip("{} "))
+            expected = {
+                term: {"not": {"const": value}} if operator == "!=" else {"const": value or True}
+                for term, operator, value in terms
+                if term != "and"
+            }
             assert shown_when == {"properties": expected, "required": sorted(expected)}, name
         else:
             assert shown_when is None, name
@@ -291,8 +296,7 @@ def _defaults(parameters: dict[str, Any]) -> dict[str, Any]:
     for page in pages:
         values |= {n: f["default"] for n, f in page["properties"].items() if "default" in f and n not in values}
         for branch in page.get("allOf", []):
-            condition = branch["if"]["properties"]
-            if all(values.get(key) == rule["const"] for key, rule in condition.items()):
+            if jsonschema.Draft7Validator(branch["if"]).is_valid(values):
                 fields = branch["then"]["properties"].items()
                 values |= {n: f["default"] for n, f in fields if "default" in f and n not in values}
     return values

@@ -37,8 +37,9 @@ PRISTINE: dict[str, dict[str, str]] = {
         "tracing": "otlp",
         "api": "both",
     },
-    # The chart alone, no kustomize: every check reads the deployment from it.
-    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator"},
+    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
+    # health service, and nothing serves HTTP but /metrics.
+    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
 }
 HELM_BASE = "deploy/chart/values.yaml"
 """What the answers set in a repository without kustomize."""
@@ -307,6 +308,28 @@ MUTATIONS = [
         "image",
         _edit("internal/server/grpc.go", 'LivenessService = "liveness"', 'LivenessService = "alive"'),
         repo="integrations",
+    ),
+    # A liveness probe asking the health service about a name it does not answer about: NOT_FOUND, and the
+    # kubelet would restart every pod. The API server and the scanners accept it.
+    mutation(
+        "kubernetes-consistency",
+        _regex(
+            "deploy/chart/templates/deployment.yaml",
+            r"(livenessProbe:\n            grpc:\n              port: \{\{ \.Values\.ports\.grpc \}\}\n"
+            r"              service: )liveness",
+            r"\1livez",
+        ),
+        repo="helm",
+    ),
+    # Readiness asking what liveness asks: it would stay SERVING through the shutdown.
+    mutation(
+        "kubernetes-consistency",
+        _regex(
+            "deploy/chart/templates/deployment.yaml",
+            r"(readinessProbe:\n            grpc:\n              port: \{\{ \.Values\.ports\.grpc \}\}\n)",
+            r"\1              service: liveness\n",
+        ),
+        repo="helm",
     ),
     # Requests no longer traced: the generated tests see no span, and the middleware is dead code.
     mutation(

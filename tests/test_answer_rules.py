@@ -289,6 +289,15 @@ def test_tracing_keeps_the_port_of_jaegers_ui_free() -> None:
     assert violation("tracing", "off", http_port=16686) == ""
 
 
+def test_ports_differ_only_among_the_servers_the_api_runs() -> None:
+    assert "http_port" in violation("grpc_port", 8080, api="both", http_port=8080)
+    assert violation("grpc_port", 8080, api="grpc", http_port=8080) == ""  # http_port is not asked
+    assert "grpc_port" in violation("metrics_port", 50051, api="grpc", grpc_port=50051)
+    assert violation("metrics_port", 8080, api="grpc", http_port=8080) == ""
+    assert "http_port" in violation("metrics_port", 8080, api="http", http_port=8080)
+    assert violation("tracing", "otlp", api="grpc", http_port=16686) == ""
+
+
 COLLECTOR = "{% from 'includes/tracing.jinja' import collector_namespace, collector_port %}"
 
 

@@ -25,11 +25,11 @@ class Server:
     def exited(self) -> int | None:
         return self.process.poll()
 
-    def output(self, lines: int = 30) -> str:
-        """The last lines of what it wrote."""
+    def output(self, lines: int | None = 30) -> str:
+        """The last lines of what it wrote (None: all of it)."""
         self.log.flush()
         text = Path(self.log.name).read_text(errors="replace")
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        return text if lines is None else "\n".join(text.rstrip().splitlines()[-lines:])
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then SIGKILL after `timeout` seconds; its exit status."""
@@ -61,10 +61,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def http_get(url: str, timeout: float = REQUEST_TIMEOUT_SECONDS) -> tuple[int, str]:
+def http_get(
+    url: str, timeout: float = REQUEST_TIMEOUT_SECONDS, headers: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Status and body of a GET; status 0 and the reason when nothing answered."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")

@@ -11,7 +11,11 @@ the request counter and the latency histogram under the route's pattern, never
 the path requested; a service that serves gRPC has every method of proto/
 called (grpcurl) and counted per method; nothing pages while the service is
 up; and once the service has stopped, an alert of severity critical goes
-pending, then firing.
+pending, then firing. A service that traces exports to a real OpenTelemetry
+Collector on loopback instead of its endpoint, with its own sampler: a request
+(and a call) that carries a sampled traceparent must reach the collector as a
+span of that trace, named after its route (or method), by the time the
+service has stopped.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from typing import Any
 import yaml
 
 from generator import kube
+from generator.collector import is_ready, start_collector, wait_for_trace
 from generator.images import grpc_health, grpc_port, service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
+from generator.render import read_answers
 from generator.tools import TOOLS, find, run_tool, tool_environment
 
 CONFIG = Path("prometheus") / "prometheus.yml"
@@ -98,7 +104,14 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     scaled, critical_for = _write_rules(repo, scratch / "config", plan)
     (scratch / "config" / CONFIG.name).write_text(json.dumps(plan.config))
 
-    service = servers.enter_context(_serving(_start_service(binary, repo, scratch, api_port, metrics_port, rpc_port)))
+    collector, endpoint = None, None
+    if "OTEL_EXPORTER_OTLP_ENDPOINT" in _settings(repo):
+        collector, endpoint = start_collector(scratch)
+        servers.enter_context(_serving(collector))
+        _wait_for("the OpenTelemetry Collector to be ready", partial(is_ready, collector), 60, collector)
+        report.append(f"OpenTelemetry Collector {TOOLS['otelcol'].version} receiving OTLP/HTTP on {endpoint}")
+    started = _start_service(binary, repo, scratch, api_port, metrics_port, rpc_port, endpoint)
+    service = servers.enter_context(_serving(started))
     api = f"http://127.0.0.1:{api_port}"
     if api_port:
         _wait_for(f"the service to answer {api}/readyz", lambda: http_get(f"{api}/readyz")[0] == 200, 30, service)
@@ -153,6 +166,9 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
             + ", ".join(f"{count} for {method}" for method, count in called.items())
         )
 
+    trace_id = secrets.token_hex(16)
+    traced = _send_traced(repo, api if api_port else None, routes, rpc_port, trace_id, token) if collector else []
+
     evaluated = _wait_for_evaluation(base, plan.evaluation_seconds, service)
     paging = [alert for alert in _alerts(base) if _pages(alert)]
     if paging:
@@ -162,6 +178,8 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     stopping = time.monotonic()
     exit_status = service.stop()
     report.append(f"service stopped by SIGTERM: exit status {exit_status} after {time.monotonic() - stopping:.1f}s")
+    if collector:
+        report.append(_spans_received(collector, trace_id, traced, str(read_answers(repo).get("service_name", ""))))
     report.append(_page_after_stop(base, plan, critical_for))
 
 
@@ -188,8 +206,7 @@ def _send_requests(api: str, routes: dict[str, str], token: str) -> dict[str, in
     """Send each route REQUESTS_PER_ROUTE requests, wildcards filled with `token`; requests counted by label."""
     sent: dict[str, int] = {}
     for label, pattern in routes.items():
-        path = re.sub(r"\{[^}/]*\.\.\.\}", f"{token}/{token}", pattern.removesuffix("{$}"))
-        path = re.sub(r"\{[^}/$]*\}", token, path)
+        path = _request_path(pattern, token)
         for _ in range(REQUESTS_PER_ROUTE):
             status, body = http_get(api + path)
             if status == 0:
@@ -200,11 +217,64 @@ def _send_requests(api: str, routes: dict[str, str], token: str) -> dict[str, in
     return sent
 
 
+def _request_path(pattern: str, token: str) -> str:
+    """A path the route `pattern` matches, its wildcards filled with `token`."""
+    path = re.sub(r"\{[^}/]*\.\.\.\}", f"{token}/{token}", pattern.removesuffix("{$}"))
+    return re.sub(r"\{[^}/$]*\}", token, path)
+
+
+def _send_traced(
+    repo: Path, api: str | None, routes: dict[str, str], rpc_port: int | None, trace_id: str, token: str
+) -> list[str]:
+    """Send one request to the first route and one call of the first method of proto/, each in trace `trace_id`
+    (a sampled traceparent, as a caller that keeps the trace sends it); the names their spans must have."""
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    names = []
+    if api and routes:
+        label, pattern = next(iter(routes.items()))
+        status, body = http_get(api + _request_path(pattern, token), headers={"traceparent": traceparent})
+        if status == 0:
+            raise E2EFailure(f"GET {pattern} with a traceparent got no answer: {body}")
+        names.append(f"GET {label}")
+    if rpc_port:
+        sources = [f"-import-path={PROTO}", *(f"-proto={p.relative_to(repo / PROTO)}" for p in _protos(repo))]
+        service = _grpcurl(repo, *sources, "list").split()[0]
+        method = _grpcurl(repo, *sources, "list", service).split()[0]
+        full = method.rsplit(".", 1)[0] + "/" + method.rsplit(".", 1)[1]
+        address = f"127.0.0.1:{rpc_port}"
+        result = run_tool("grpcurl", "-plaintext", *sources, "-H", f"traceparent: {traceparent}", "-d", "{}",
+                          address, full, cwd=repo)  # fmt: skip
+        if result.returncode != 0 and result.returncode < 64:  # 64 + a status code: the call was served
+            raise E2EFailure(f"calling {full} with a traceparent failed: {(result.stdout + result.stderr).strip()}")
+        names.append(full)
+    return names
+
+
+def _spans_received(collector: Server, trace_id: str, names: list[str], service_name: str) -> str:
+    """What the collector received of trace `trace_id`: a span named after each of `names`, from the service."""
+    spans = wait_for_trace(collector, trace_id, 10)
+    received = sorted({span.name for span in spans})
+    if missing := sorted(set(names) - set(received)):
+        raise E2EFailure(
+            f"the OpenTelemetry Collector received no span {', '.join(missing)} of trace {trace_id} within 10s of "
+            f"the service stopping (it received {received or 'none of that trace'}): the sampler, the exporter or "
+            f"the shutdown's flush dropped it; the collector says:\n{collector.output()}"
+        )
+    if strangers := sorted({span.service for span in spans} - {service_name}):
+        raise E2EFailure(f"spans of trace {trace_id} came with service.name {strangers}, not {service_name!r}")
+    described = ", ".join(sorted(f"{span.name!r} from service.name {span.service!r}" for span in spans))
+    return f"the OpenTelemetry Collector received trace {trace_id}: {described}"
+
+
+def _protos(repo: Path) -> list[Path]:
+    return sorted((repo / PROTO).rglob("*.proto"))
+
+
 def _send_calls(repo: Path, address: str) -> dict[str, int]:
     """Call every method of every service of proto/ REQUESTS_PER_ROUTE times with an empty message (grpcurl,
     with the .proto files: reflection is off); calls counted by "service/method". Any status will do: the
     metrics count them all."""
-    protos = [str(path.relative_to(repo / PROTO)) for path in sorted((repo / PROTO).rglob("*.proto"))]
+    protos = [str(path.relative_to(repo / PROTO)) for path in _protos(repo)]
     if not protos:
         raise E2EFailure(f"the service serves gRPC but {PROTO}/ holds no .proto file: nothing to call")
     sources = [f"-import-path={PROTO}", *(f"-proto={proto}" for proto in protos)]
@@ -242,7 +312,13 @@ def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
 
 
 def _start_service(
-    binary: Path, repo: Path, scratch: Path, api_port: int | None, metrics_port: int, rpc_port: int | None
+    binary: Path,
+    repo: Path,
+    scratch: Path,
+    api_port: int | None,
+    metrics_port: int,
+    rpc_port: int | None,
+    collector_endpoint: str | None,
 ) -> Server:
     settings = _settings(repo)
     env = {
@@ -255,9 +331,9 @@ def _start_service(
         env["HTTP_PORT"] = str(api_port)
     if rpc_port:
         env["GRPC_PORT"] = str(rpc_port)
-    if "OTEL_EXPORTER_OTLP_ENDPOINT" in settings:
-        # Tracing stays on (spans are made and logged), but no collector runs here to export them to.
-        env["OTEL_TRACES_EXPORTER"] = "none"
+    if collector_endpoint:
+        # The spans go to the collector on loopback; the sampler and the rest are the repository's.
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector_endpoint
     return start("service", [str(binary)], scratch / "service.log", env)
 
 

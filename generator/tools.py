@@ -36,7 +36,8 @@ class Tool:
     source: str  # "go" (go install), "gobuild" (a build module of gosvc's), "gomod" (files of a Go module),
     # "python" (the tools extra), "venv" (pip, a virtualenv of its own), "npm" (a command), "npm-library"
     # (a package gosvc's Node.js scripts require), "system"
-    package: str  # Go package path, folder of a Go module, pip requirement, or how to get a system tool
+    package: str  # Go package path (gobuild: or a main file of gosvc's), folder of a Go module, pip requirement,
+    # or how to get a system tool
     version: str
     module: str = ""  # gobuild: the Go module that holds `package`, required at `version`
 
@@ -83,6 +84,9 @@ TOOLS: dict[str, Tool] = {
         Tool("protoc-gen-go-grpc", "go", "google.golang.org/grpc/cmd/protoc-gen-go-grpc", "v1.6.2"),
         Tool("grpc-health-probe", "go", "github.com/grpc-ecosystem/grpc-health-probe", "v0.4.62"),
         Tool("grpcurl", "go", "github.com/fullstorydev/grpcurl/cmd/grpcurl", "v1.9.4"),
+        # A collector the prometheus-e2e check sends the service's spans to: the OpenTelemetry Collector's own
+        # modules, built with the two components it needs (no distribution of it is a Go module).
+        Tool("otelcol", "gobuild", "otelcol_main.go", "v0.165.0", "go.opentelemetry.io/collector/otelcol"),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", "go", "github.com/rakyll/hey", "v0.1.4"),
         # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.
@@ -316,6 +320,14 @@ def _copy_module_folder(tool: Tool) -> None:
 
 _MAIN_CALLS = {"go.etcd.io/etcd/server/v3/etcdmain": "etcdmain.Main(os.Args)"}
 """Library packages whose own command lives elsewhere: the call a main function of gosvc's makes."""
+_MAIN_SOURCES = {
+    "otelcol_main.go": (
+        "go.opentelemetry.io/collector/receiver/otlpreceiver",
+        "go.opentelemetry.io/collector/exporter/debugexporter",
+    ),
+}
+"""Main packages of gosvc's own (files next to this module), and the modules they import besides the tool's, all
+required at the tool's version."""
 
 
 def _go_build_module(tool: Tool) -> None:
@@ -348,10 +360,13 @@ def _go_build_module(tool: Tool) -> None:
         ldflags += (
             f" -X {version}.gitVersion={tool.version} -X {version}.gitMajor={major} -X {version}.gitMinor={minor}"
         )
-    (folder / "go.mod").write_text(
-        f"module gosvc.local/build/{tool.name}\n\ngo 1.25\n\nrequire {tool.module} {tool.version}\n\n{replaces}"
-    )
-    if call := _MAIN_CALLS.get(tool.package):
+    modules = (tool.module, *_MAIN_SOURCES.get(tool.package, ()))
+    requires = "".join(f"require {module} {tool.version}\n" for module in modules)
+    (folder / "go.mod").write_text(f"module gosvc.local/build/{tool.name}\n\ngo 1.25\n\n{requires}\n{replaces}")
+    if tool.package in _MAIN_SOURCES:
+        shutil.copyfile(Path(__file__).with_name(tool.package), folder / "main.go")
+        target = "."
+    elif call := _MAIN_CALLS.get(tool.package):
         main = f'package main\n\nimport (\n\t"os"\n\n\t"{tool.package}"\n)\n\nfunc main() {{ {call} }}\n'
         (folder / "main.go").write_text(main)
         target = "."

@@ -111,7 +111,14 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
 
 
 GRPC_TOOLS = ("buf", "protoc-gen-go", "protoc-gen-go-grpc", "grpc-health-probe", "grpcurl")
-SLOW_TOOLS = (*(apiserver_tool(version) for version in SERVER_VERSIONS), "etcd", "prometheus", "helm", *GRPC_TOOLS)
+SLOW_TOOLS = (
+    *(apiserver_tool(version) for version in SERVER_VERSIONS),
+    "etcd",
+    "prometheus",
+    "helm",
+    "otelcol",
+    *GRPC_TOOLS,
+)
 """The tools `gosvc tools install` compiles for minutes on a new machine, which the `slow_tools` tests use, and
 the gRPC tools, which only their checks run; CI builds them while the other tests run."""
 

@@ -289,6 +289,13 @@ MUTATIONS = [
         "helm",
         repo="integrations",
     ),
+    # A sampler that drops every trace, even one its caller keeps: no span reaches the collector, and nothing
+    # else notices.
+    mutation(
+        "prometheus-e2e",
+        _edit("deploy/base/config.env", "SAMPLER=parentbased_traceidratio", "SAMPLER=always_off"),
+        repo="integrations",
+    ),
     # A .proto edited without regenerating the code: the contract is not what the service implements.
     mutation(
         "proto",

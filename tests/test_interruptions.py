@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from generator import journal
+from tests.conftest import budget
 from tests.template_versions import (
     CONFIGMAP,
     HANDLER,
@@ -49,8 +50,10 @@ if [ "$count" -eq "${KILL_AT:-0}" ]; then
 fi
 exec "$REAL_GIT" "$@"
 """
-POINTS = {"TERM": 10, "HUP": 6, "KILL": 12}
-"""How many kill points each signal is tried at, spread over the update's git commands."""
+POINTS = {"TERM": budget(5), "HUP": budget(3), "KILL": budget(8)}
+"""How many kill points each signal is tried at, spread evenly over the update's git commands (SIGKILL, which
+leaves a half-written repository to the journal, at the most; SIGTERM and SIGHUP share one handler). The long
+profile tries each at twenty times as many points: nearly every git command."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,9 @@ def uninterrupted(team_project: Path, tmp_path_factory: pytest.TempPathFactory) 
     return fingerprint(project), run.git_calls
 
 
-def _points(total: int, count: int) -> list[int]:
-    return sorted({1 + (total - 1) * index // (count - 1) for index in range(count)})
+def _kill_point(total: int, index: int, count: int) -> int:
+    """The git command at fraction index / (count - 1) of the update's `total`: the first, ..., the last."""
+    return 1 + (total - 1) * index // (count - 1)
 
 
 def _cases() -> list[tuple[str, int]]:
@@ -125,7 +129,7 @@ def test_an_update_killed_anywhere_loses_nothing(
     tmp_path: Path,
 ) -> None:
     after, total = uninterrupted
-    kill_at = _points(total, POINTS[signal_name])[index]
+    kill_at = _kill_point(total, index, POINTS[signal_name])
     project = copy_project(team_project, tmp_path / SERVICE)
     before = fingerprint(project)
 

@@ -4,8 +4,8 @@ promtool's rule check and the repository's rule unit tests.
 A PrometheusRule carries the rules of prometheus/alerts.yml (the template
 renders both from one source). Each rendering of it (every overlay, every
 values file of the chart) must hold the same groups; a spec that is anything
-more than those groups is also checked and tested by promtool as a rule file of
-its own, so that the unit tests prove what prometheus-operator would load (a
+but exactly those groups is also checked and tested by promtool as a rule file
+of its own, so that the unit tests prove what prometheus-operator would load (a
 spec of exactly those groups is the rule file promtool has just tested).
 """
 

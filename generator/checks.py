@@ -348,7 +348,11 @@ def run_checks(
     ordered = sorted(chosen, key=lambda check: _COST.get(check.name, 10))
     workers = jobs or max(2, (os.cpu_count() or 2))
     waiting = sum(check.waits for check in ordered)
-    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=max(1, waiting)) as beside:
+    with (
+        kube.rendered_once(repo),
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        ThreadPoolExecutor(max_workers=max(1, waiting)) as beside,
+    ):
         futures = {
             check.name: (beside if check.waits else pool).submit(_run_one, check, repo, progress) for check in ordered
         }

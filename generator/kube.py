@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -104,9 +108,51 @@ def _overlay_namespace(repo: Path, environment: str) -> str:
         return ""
 
 
+@dataclass
+class _Once:
+    """render_all's result for one repository while a run of checks reads it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    result: tuple[list[Rendered], list[str]] | None = None
+    readers: int = 0
+
+
+_ONCE: dict[Path, _Once] = {}
+_ONCE_LOCK = threading.Lock()
+
+
+@contextmanager
+def rendered_once(repo: Path) -> Iterator[None]:
+    """Within the block, render_all(repo) runs kustomize and helm once, whichever thread asks first; the others
+    get copies of that. For a run of checks, which read the repository and never write it."""
+    key = repo.resolve()
+    with _ONCE_LOCK:
+        once = _ONCE.setdefault(key, _Once())
+        once.readers += 1
+    try:
+        yield
+    finally:
+        with _ONCE_LOCK:
+            once.readers -= 1
+            if not once.readers:
+                del _ONCE[key]
+
+
 def render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
     """Every kustomization and every values file of the chart rendered, and why those that could not be were
-    not."""
+    not (once per repository within `rendered_once`)."""
+    with _ONCE_LOCK:
+        once = _ONCE.get(repo.resolve())
+    if once is None:
+        return _render_all(repo)
+    with once.lock:
+        if once.result is None:
+            once.result = _render_all(repo)
+        rendered, problems = once.result
+    return copy.deepcopy(rendered), list(problems)
+
+
+def _render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
     rendered, problems = [], []
     folders, values_files = kustomizations(repo), chart_values(repo)
     if not folders and not values_files:

@@ -15,12 +15,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from generator import checks
+from generator import checks, kube
 from generator.cli import main
 from generator.render import new_project
+from tests.conftest import Render
 
 pytestmark = pytest.mark.usefixtures("control_planes")
 
@@ -503,6 +505,33 @@ def test_each_check_fails_on_its_mutation(
     assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}
     assert {r.check for r in results if r.status == checks.PASS} >= case.passes
     assert checks.exit_status(results) == 1
+
+
+def test_a_run_of_checks_renders_each_kustomization_once(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several checks read the overlays as kustomize renders them: within one run kustomize runs once per
+    kustomization, each check gets objects of its own, and a later run renders the repository as it is then."""
+    repo = render().dest
+    rendered: list[str] = []
+    run_tool = kube.run_tool
+
+    def counting(name: str, *args: str, **kwargs: Any) -> Any:
+        if name == "kubectl":
+            rendered.append(args[1])
+        return run_tool(name, *args, **kwargs)
+
+    monkeypatch.setattr(kube, "run_tool", counting)
+    readers = ["kubernetes-schema", "kubernetes-consistency", "kube-score"]
+
+    results = checks.run_checks(repo, readers, jobs=3)
+
+    assert [(r.check, r.status) for r in results] == [(name, checks.PASS) for name in readers]
+    assert sorted(rendered) == sorted(map(str, kube.kustomizations(repo)))
+    with kube.rendered_once(repo):
+        kube.render_all(repo)[0][0].objects.clear()
+        assert all(item.objects for item in kube.render_all(repo)[0])
+    grace = r"terminationGracePeriodSeconds: \d+"
+    _regex("deploy/base/deployment.yaml", grace, "terminationGracePeriodSeconds: 3")(repo)  # shorter than the drain
+    assert checks.run_checks(repo, ["kubernetes-consistency"])[0].status == checks.FAIL
 
 
 def test_check_json_output_parses_and_names_the_failing_row(

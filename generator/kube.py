@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +47,54 @@ class RenderError(Exception):
     """kustomize could not build a kustomization."""
 
 
+@dataclass
+class _Once:
+    """The renderings of one repository while a run of checks reads it: each is made once."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    made: dict[tuple[str, str], Rendered | RenderError] = field(default_factory=dict)
+    readers: int = 0
+
+
+_ONCE: dict[Path, _Once] = {}
+_ONCE_LOCK = threading.Lock()
+
+
+@contextmanager
+def rendered_once(repo: Path) -> Iterator[None]:
+    """Within the block, kustomize and helm render each kustomization and values file of `repo` once, for
+    whichever thread asks first; every caller gets a copy of that rendering. For a run of checks, which read
+    the repository and never write it."""
+    key = repo.resolve()
+    with _ONCE_LOCK:
+        once = _ONCE.setdefault(key, _Once())
+        once.readers += 1
+    try:
+        yield
+    finally:
+        with _ONCE_LOCK:
+            once.readers -= 1
+            if not once.readers:
+                del _ONCE[key]
+
+
+def _once(repo: Path, key: tuple[str, str], make: Callable[[], Rendered]) -> Rendered:
+    with _ONCE_LOCK:
+        once = _ONCE.get(repo.resolve())
+    if once is None:
+        return make()
+    with once.lock:
+        if key not in once.made:
+            try:
+                once.made[key] = make()
+            except RenderError as error:
+                once.made[key] = error
+        made = once.made[key]
+    if isinstance(made, RenderError):
+        raise RenderError(str(made))
+    return copy.deepcopy(made)
+
+
 def kustomizations(repo: Path) -> list[Path]:
     """The base and every overlay, relative to the repository."""
     deploy = repo / DEPLOY
@@ -55,6 +103,11 @@ def kustomizations(repo: Path) -> list[Path]:
 
 
 def render(repo: Path, kustomization: Path) -> Rendered:
+    """`kustomization` as kustomize renders it (once per run of checks: `rendered_once`)."""
+    return _once(repo, ("kustomize", str(kustomization)), partial(_kustomize, repo, kustomization))
+
+
+def _kustomize(repo: Path, kustomization: Path) -> Rendered:
     result = run_tool("kubectl", "kustomize", str(kustomization), cwd=repo)
     if result.returncode != 0:
         raise RenderError(f"{kustomization}: kustomize failed: {result.stderr.strip()}")
@@ -74,7 +127,11 @@ def chart_values(repo: Path) -> list[Path]:
 def render_chart(repo: Path, values: Path) -> Rendered:
     """The chart rendered by `helm template` with `values` over values.yaml, released as the chart's name into
     the namespace of the overlay of the same environment (values-dev.yaml: deploy/overlays/dev), or else the
-    release's own."""
+    release's own (once per run of checks: `rendered_once`)."""
+    return _once(repo, ("helm", str(values)), partial(_helm_template, repo, values))
+
+
+def _helm_template(repo: Path, values: Path) -> Rendered:
     try:
         release = str(yaml.safe_load((repo / CHART / "Chart.yaml").read_text())["name"])
     except (OSError, yaml.YAMLError, TypeError, KeyError) as error:
@@ -108,51 +165,9 @@ def _overlay_namespace(repo: Path, environment: str) -> str:
         return ""
 
 
-@dataclass
-class _Once:
-    """render_all's result for one repository while a run of checks reads it."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    result: tuple[list[Rendered], list[str]] | None = None
-    readers: int = 0
-
-
-_ONCE: dict[Path, _Once] = {}
-_ONCE_LOCK = threading.Lock()
-
-
-@contextmanager
-def rendered_once(repo: Path) -> Iterator[None]:
-    """Within the block, render_all(repo) runs kustomize and helm once, whichever thread asks first; the others
-    get copies of that. For a run of checks, which read the repository and never write it."""
-    key = repo.resolve()
-    with _ONCE_LOCK:
-        once = _ONCE.setdefault(key, _Once())
-        once.readers += 1
-    try:
-        yield
-    finally:
-        with _ONCE_LOCK:
-            once.readers -= 1
-            if not once.readers:
-                del _ONCE[key]
-
-
 def render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
     """Every kustomization and every values file of the chart rendered, and why those that could not be were
-    not (once per repository within `rendered_once`)."""
-    with _ONCE_LOCK:
-        once = _ONCE.get(repo.resolve())
-    if once is None:
-        return _render_all(repo)
-    with once.lock:
-        if once.result is None:
-            once.result = _render_all(repo)
-        rendered, problems = once.result
-    return copy.deepcopy(rendered), list(problems)
-
-
-def _render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
+    not."""
     rendered, problems = [], []
     folders, values_files = kustomizations(repo), chart_values(repo)
     if not folders and not values_files:

@@ -38,6 +38,11 @@ def budget(examples: int) -> int:
     return examples * (BUDGET_SCALE if settings.default.derandomize is False else 1)
 
 
+# How long a test waits on a command, or for one to reach a state, before calling it hung. It stops a hang
+# and measures nothing: CI runs four lanes of tests on two cores, where a command that takes two seconds on a
+# quiet machine has taken more than a minute. A test names this bound rather than one of its own.
+HANG_GUARD_SECONDS = 900
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "gosvc tests",

@@ -20,16 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import HANG_GUARD_SECONDS, git
 from tests.template_versions import commit_all
 
 GOSVC = str(Path(sys.executable).parent / "gosvc")
 MESSAGE_LIMIT = 600
 
 
-def gosvc(
-    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def gosvc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [GOSVC, *args],
         cwd=cwd,
@@ -39,7 +37,7 @@ def gosvc(
         errors="replace",
         check=False,
         stdin=subprocess.DEVNULL,
-        timeout=timeout,
+        timeout=HANG_GUARD_SECONDS,
     )
 
 
@@ -131,7 +129,7 @@ def test_bad_input_is_one_line_and_exit_2(case: Case, template_repo: Path, tmp_p
     argv = case.build(scratch, template_repo)
     before = sorted(path.name for path in scratch.iterdir())
 
-    result = gosvc(*argv, timeout=60)
+    result = gosvc(*argv)
 
     assert_one_line_error(result, *case.words)
     assert sorted(path.name for path in scratch.iterdir()) == before, "nothing is written"

@@ -9,7 +9,7 @@ from typing import Any
 import pexpect
 import yaml
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import HANG_GUARD_SECONDS, PROJECT_ROOT
 from tests.rules import DEFAULTS, render_macro
 
 CLEAR_LINE = "\x15"  # Ctrl-U: drop the default the prompt offers
@@ -34,7 +34,7 @@ def test_terminal_session_asks_each_question_and_reasks_after_a_bad_answer(templ
         ["-m", "generator", "new", str(dest), "--template", str(template_repo)],
         cwd=str(PROJECT_ROOT),
         encoding="utf-8",
-        timeout=60,
+        timeout=HANG_GUARD_SECONDS,
         dimensions=(50, 200),
     )
     for name, help_text in _questions_asked_by_default():

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from generator import journal
-from tests.conftest import budget
+from tests.conftest import HANG_GUARD_SECONDS, budget
 from tests.template_versions import (
     CONFIGMAP,
     HANDLER,
@@ -81,10 +81,13 @@ def update_killed(project: Path, scratch: Path, *, kill_at: int = 0, signal_name
         "REAL_GIT": REAL_GIT,
     }
     launcher = 'echo $$ > "$UPDATE_PID"; exec "$0" update "$1" --json'
-    # The timeout only stops a hung update: one signalled late runs nearly all of it, which on a loaded machine
-    # (CI runs these tests beside the variant matrix, at a lower priority) took more than five minutes.
     finished = subprocess.run(
-        ["sh", "-c", launcher, GOSVC, str(project)], env=env, capture_output=True, text=True, timeout=900, check=False
+        ["sh", "-c", launcher, GOSVC, str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+        check=False,
     )
     return Killed(finished.returncode, finished.stderr, int(calls.read_text()) if calls.exists() else 0)
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from generator import journal
-from tests.conftest import git, snapshot_template
+from tests.conftest import HANG_GUARD_SECONDS, git, snapshot_template
 from tests.template_versions import (
     REMOVED_BY_TEMPLATE,
     SERVICE,
@@ -147,7 +147,7 @@ def test_a_second_update_while_one_runs_is_refused(slow_template: Path, tmp_path
     first = subprocess.Popen(
         [GOSVC, "update", str(project), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
     while journal.read(project) is None:
         assert first.poll() is None and time.monotonic() < deadline, "the first update never started"
         time.sleep(0.05)
@@ -156,7 +156,7 @@ def test_a_second_update_while_one_runs_is_refused(slow_template: Path, tmp_path
 
     assert second.returncode == 2
     assert f"another gosvc update of {project} is running (pid {first.pid})" in second.stderr
-    out, err = first.communicate(timeout=120)
+    out, err = first.communicate(timeout=HANG_GUARD_SECONDS)
     assert first.returncode == 0, err
     assert json.loads(out)["to"] == "v2.0.0"
     assert not journal.is_locked(project) and journal.read(project) is None, "the lock is free, the journal gone"

@@ -26,6 +26,15 @@ from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 
 TOOLS_ENV_VAR = "GOSVC_TOOLS"
 PROMETHEUS_VERSION = "v0.316.0"  # Prometheus 3.x releases are published to the Go proxy as v0.3xx.y modules
+_PROMETHEUS_DISCOVERY = (
+    *("consul", "dns", "eureka", "hetzner", "kubernetes", "linode", "marathon", "moby", "nomad", "openstack"),
+    *("ovhcloud", "puppetdb", "scaleway", "stackit", "triton", "uyuni", "vultr", "zookeeper"),
+)
+PROMETHEUS_TAGS = ("remove_all_sd", *(f"enable_{name}_sd" for name in _PROMETHEUS_DISCOVERY))
+"""Prometheus' build tags (its plugins/*.go): every service discovery but the eight that bring a cloud vendor's
+SDK (AWS, Azure, DigitalOcean, GCE, IONOS, OCI, Outscale, xDS), which are more than half of the source that
+promtool and the server compile. A service's scrape configs find its pods with kubernetes_sd_configs, or name
+their targets; static, file and HTTP discovery are always built in."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Tool:
     # or how to get a system tool
     version: str
     module: str = ""  # gobuild: the Go module that holds `package`, required at `version`
+    tags: tuple[str, ...] = ()  # go: the build tags it is built with
 
     @property
     def install_hint(self) -> str:
@@ -55,9 +65,17 @@ TOOLS: dict[str, Tool] = {
         Tool("gofmt", "system", "it comes with Go: put Go's bin folder on PATH", "1.25+"),
         Tool("golangci-lint", "go", "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", "v2.15.0"),
         Tool("actionlint", "go", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
-        Tool("promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", PROMETHEUS_VERSION),
+        Tool(
+            "promtool", "go", "github.com/prometheus/prometheus/cmd/promtool", PROMETHEUS_VERSION, tags=PROMETHEUS_TAGS
+        ),
         # The server of the prometheus-e2e check, at promtool's version.
-        Tool("prometheus", "go", "github.com/prometheus/prometheus/cmd/prometheus", PROMETHEUS_VERSION),
+        Tool(
+            "prometheus",
+            "go",
+            "github.com/prometheus/prometheus/cmd/prometheus",
+            PROMETHEUS_VERSION,
+            tags=PROMETHEUS_TAGS,
+        ),
         Tool("kube-score", "go", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0"),
         Tool("helm", "go", "helm.sh/helm/v3/cmd/helm", "v3.22.0"),
         # Servers of the kubernetes-server check. Kubernetes' own go.mod replaces its staging modules by
@@ -208,7 +226,14 @@ def _stamp_matches(tool: Tool) -> bool:
         stamp = json.loads(_stamp(tool).read_text())
     except (OSError, ValueError):
         return False
-    return bool(stamp.get("package") == tool.package and stamp.get("version") == tool.version)
+    return bool(
+        stamp == _stamp_of(tool) or (not tool.tags and stamp == {"package": tool.package, "version": tool.version})
+    )
+
+
+def _stamp_of(tool: Tool) -> dict[str, object]:
+    """What a tool's stamp holds: what it was built from, and how."""
+    return {"package": tool.package, "version": tool.version, "tags": list(tool.tags)}
 
 
 def chosen(only: Collection[str] | None = None, skip: Collection[str] = ()) -> list[Tool]:
@@ -267,7 +292,8 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
     if tool.source == "go":
         progress(f"go install {tool.package}@{tool.version}")
         env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
-        _run([str(find("go")), "install", f"{tool.package}@{tool.version}"], env=env)
+        flags = ["-ldflags=-s -w", *(["-tags", ",".join(tool.tags)] if tool.tags else [])]
+        _run([str(find("go")), "install", *flags, f"{tool.package}@{tool.version}"], env=env)
     elif tool.source == "gobuild":
         progress(f"go build {tool.package} of {tool.module}@{tool.version} (a build module of its own)")
         _go_build_module(tool)
@@ -286,7 +312,7 @@ def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
         prefix.mkdir(parents=True, exist_ok=True)
         npm = [str(find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
         _run([*npm, f"{tool.package}@{tool.version}"])
-    _stamp(tool).write_text(json.dumps({"package": tool.package, "version": tool.version}))
+    _stamp(tool).write_text(json.dumps(_stamp_of(tool)))
     progress(f"{tool.name} {tool.version} installed in {time.monotonic() - started:.0f}s")
     return tool.name
 

@@ -138,6 +138,8 @@ def test_the_pipelines_pin_the_tools_gosvc_check_pins() -> None:
         if name in tools.TOOLS:
             assert version == tools.TOOLS[name].version, name
     assert {"golangci-lint", "promtool", "hadolint", "kubernetes-validate", "kubectl"} <= set(pinned)
+    promtool_tags = render_macro("{% from 'includes/ci.jinja' import promtool_tags %}", "{{ promtool_tags }}")
+    assert promtool_tags == ",".join(tools.TOOLS["promtool"].tags)
 
 
 @pytest.mark.parametrize("ci_system", ["github-actions", "gitlab-ci", "jenkins"])

@@ -19,6 +19,7 @@ from generator.backstage import check_backstage
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
 from generator.helm_check import check_helm
 from generator.image_check import check_image
+from generator.makefile_check import check_makefile
 from generator.outcome import Outcome
 from generator.preset import drift, load_preset, preset_path
 from generator.prometheus_check import check_prometheus_e2e
@@ -158,6 +159,13 @@ CHECKS: tuple[Check, ...] = (
         check_proto,
         "buf lint; internal/gen is what buf generate makes of proto/ with the pinned plugins; buf breaking against "
         "the last commit",
+    ),
+    Check(
+        "makefile",
+        has("Makefile"),
+        check_makefile,
+        "make -n on every target, no undefined variable; make tools run with go and pip in dry-run mode: every "
+        "pinned tool resolves at its version",
     ),
     Check(
         "hadolint",

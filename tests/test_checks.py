@@ -176,6 +176,9 @@ MUTATIONS = [
             '// Cleanup removes a file and ignores the error.\nfunc Cleanup() {\n\tos.Remove("x")\n}\n',
         ),
     ),
+    # A line that Jinja's whitespace control glued to the comment after it: `go install` refuses the version.
+    mutation("makefile", _regex("Makefile", r"(cmd/promtool@\S+)\n\n", r"\1")),
+    mutation("makefile", _edit("Makefile", "$(HADOLINT) --failure", "$(HADOLNT) --failure")),
     # checkov's CKV_DOCKER_7 also refuses a latest tag.
     mutation(
         "hadolint", _regex("Dockerfile", r"^FROM (\S+)(?! AS build)$", "FROM alpine:latest"), "hadolint", "checkov"

@@ -1,0 +1,71 @@
+"""The generated Makefile, run as a developer and the pipeline run it.
+
+Every target must parse and expand (`make -n`, with no undefined variable), and `make tools`, the
+pipeline's first step, runs for real with the package managers in their dry-run modes: go resolves
+every `go install` argument at its version and plans the build, pip resolves every pin against the
+index, and nothing is installed. A line that Jinja glued to the next one, a version that is not a
+version, a package that does not exist at its pin: each fails here as it would fail the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from generator.outcome import Outcome
+from generator.tools import tool_environment
+
+_RULE = re.compile(r"^([A-Za-z][\w.-]*)\s*:(?!=)", re.MULTILINE)
+_UNDEFINED = "warning: undefined variable"
+
+
+def targets(makefile: str) -> list[str]:
+    """The explicit targets of a Makefile, in their order, and every name its .PHONY line declares."""
+    named = [name for name in _RULE.findall(makefile) if name != ".PHONY"]
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.MULTILINE)
+    declared = phony.group(1).split() if phony else []
+    return list(dict.fromkeys([*named, *declared]))
+
+
+def check_makefile(repo: Path) -> Outcome:
+    failures = [_expand(repo, target) for target in targets((repo / "Makefile").read_text(encoding="utf-8"))]
+    failures.append(_tools_dry_run(repo))
+    found = [failure for failure in failures if failure]
+    if found:
+        return Outcome(False, "\n".join(found))
+    return Outcome(True, "every target expands; make tools resolves every pin (go and pip in dry-run mode)")
+
+
+def _make(repo: Path, *arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env or tool_environment(),
+    )
+
+
+def _expand(repo: Path, target: str) -> str:
+    result = _make(repo, "-n", "--warn-undefined-variables", target)
+    undefined = [line for line in result.stderr.splitlines() if _UNDEFINED in line]
+    if result.returncode != 0 or undefined:
+        return f"make -n {target}: " + (result.stderr.strip() or result.stdout.strip())
+    return ""
+
+
+def _tools_dry_run(repo: Path) -> str:
+    with tempfile.TemporaryDirectory(prefix="gosvc-make-tools-") as scratch:
+        env = {**tool_environment(), "GOFLAGS": "-n", "PIP_DRY_RUN": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        env.pop("VIRTUAL_ENV", None)
+        result = _make(repo, "tools", f"TOOLS={scratch}", env=env)
+        installed = sorted(path.name for path in (Path(scratch) / "bin").glob("*"))
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        return f"make tools (dry run) failed:\n{tail}"
+    if installed:
+        return f"make tools (dry run) installed {', '.join(installed)}: the dry run is not one"
+    return ""

@@ -20,9 +20,8 @@ from generator.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_s
 from generator.outcome import NOTE
 from generator.preset import PRESET_ENV, load_preset, preset_path
 from generator.render import new_project
-from generator.server_check import KUBE_CONTEXT_ENV
 from generator.signals import Terminated, terminations_raise
-from generator.standins import OFFLINE_STANDINS_ENV
+from generator.standins import OFFLINE_STANDINS_ENV, offline_standins
 from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
 Handler = Callable[[argparse.Namespace], int]
@@ -141,8 +140,22 @@ def _parser() -> argparse.ArgumentParser:
         "(nothing is written) instead of applying it to a local control plane",
     )
     _add_preset(check, "the preset check reports the answers that drifted from this organisation preset")
-    check.add_argument("--json", action="store_true", help="print a JSON list of {check, status, seconds, output}")
+    check.add_argument(
+        "--no-cache", action="store_true", help="run every check, even where a kept result of the same inputs exists"
+    )
+    check.add_argument("--list", action="store_true", help="list the checks and what each reads and runs")
+    check.add_argument(
+        "--json", action="store_true", help="print a JSON list of {check, status, seconds, output, cached}"
+    )
     check.set_defaults(handler=_check)
+
+    cache = commands.add_parser("cache", help="the kept results of checks: where, how many, how large")
+    cache_commands = cache.add_subparsers(title="commands", metavar="COMMAND")
+    cache.add_argument("--json", action="store_true", help="print the figures as JSON")
+    cache.set_defaults(handler=_cache_show)
+    clear = cache_commands.add_parser("clear", help="remove every kept result")
+    clear.add_argument("--json", action="store_true", help="print what was removed as JSON")
+    clear.set_defaults(handler=_cache_clear)
 
     matrix = commands.add_parser(
         "matrix", help="render every variant of the template (pairwise and seeded random) and check each"
@@ -230,10 +243,8 @@ def _add_preset(command: argparse.ArgumentParser, purpose: str) -> None:
     command.add_argument("--preset", type=Path, metavar="FILE", help=f"{purpose} (default: ${PRESET_ENV})")
 
 
-def _only_and_standins(args: argparse.Namespace) -> list[str] | None:
-    """The checks --only names (None: all), after setting up --offline-standins for the image check."""
-    if args.offline_standins:
-        os.environ[OFFLINE_STANDINS_ENV] = "1"
+def _only(args: argparse.Namespace) -> list[str] | None:
+    """The checks --only names (None: all)."""
     if args.only is None:
         return None
     only = _names(args.only, "--only", "check", checks.names())
@@ -241,21 +252,33 @@ def _only_and_standins(args: argparse.Namespace) -> list[str] | None:
     return only
 
 
+def _settings(args: argparse.Namespace, repo: Path) -> checks.CheckContext:
+    """The run's settings from the command line, with the environment's defaults read here and nowhere else."""
+    kube_context = getattr(args, "kube_context", None)
+    if kube_context is not None and (not kube_context.strip() or not kube_context.isprintable()):
+        raise InvalidInputError(f"--kube-context names no context (got {printable(kube_context)!r})")
+    preset = preset_path(getattr(args, "preset", None))
+    return checks.CheckContext(
+        repo=repo,
+        offline_standins=args.offline_standins or offline_standins(),
+        kube_context=kube_context or "",
+        preset=preset.absolute() if preset is not None else None,
+        cache=None if getattr(args, "no_cache", False) else checks.ResultCache(),
+    )
+
+
 def _check(args: argparse.Namespace) -> int:
-    only = _only_and_standins(args)
-    if args.kube_context is not None:
-        if not args.kube_context.strip() or not args.kube_context.isprintable():
-            raise InvalidInputError(f"--kube-context names no context (got {printable(args.kube_context)!r})")
-        os.environ[KUBE_CONTEXT_ENV] = args.kube_context
-    if args.preset is not None:
-        os.environ[PRESET_ENV] = str(args.preset.absolute())
+    if args.list:
+        return _list_checks(args)
+    only = _only(args)
+    context = _settings(args, args.dest)
     width = max(len(check.name) for check in checks.CHECKS)
 
     def progress(result: checks.Result) -> None:
         if not args.json and result.status != checks.NOT_APPLICABLE:
-            print(f"  {result.check:<{width}}  {result.status:<4}  {result.seconds:6.1f}s", file=sys.stderr)
+            print(f"  {result.check:<{width}}  {_shown_status(result):<11}  {result.seconds:6.1f}s", file=sys.stderr)
 
-    results = checks.run_checks(args.dest, only, jobs=args.jobs, progress=progress)
+    results = checks.run_checks(context, only, jobs=args.jobs, progress=progress)
     if args.json:
         _print_json([result.as_json() for result in results])
     else:
@@ -263,8 +286,45 @@ def _check(args: argparse.Namespace) -> int:
     return checks.exit_status(results)
 
 
+def _shown_status(result: checks.Result) -> str:
+    return result.status + (" (cached)" if result.cached else "")
+
+
+def _list_checks(args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json([check.as_json() for check in checks.CHECKS])
+        return 0
+    width = max(len(check.name) for check in checks.CHECKS)
+    for check in checks.CHECKS:
+        needs = f"; needs {check.needs}" if check.needs else ""
+        runs = ", ".join(check.tools) or "no tool"
+        print(f"{check.name:<{width}}  {check.cost.value:<6}  {check.describe}")
+        print(f"{'':<{width}}          reads {', '.join(check.reads)}; runs {runs}{needs}")
+    return 0
+
+
+def _cache_show(args: argparse.Namespace) -> int:
+    stats = checks.ResultCache().stats()
+    if args.json:
+        _print_json({"folder": str(stats.folder), "entries": stats.entries, "bytes": stats.size, "limit": stats.limit})
+    else:
+        size, limit = stats.size / 1024, stats.limit // 1024**2
+        print(f"{stats.entries} results kept in {stats.folder}: {size:.0f} KiB of {limit} MiB")
+    return 0
+
+
+def _cache_clear(args: argparse.Namespace) -> int:
+    cache = checks.ResultCache()
+    removed = cache.clear()
+    if args.json:
+        _print_json({"folder": str(cache.folder), "removed": removed})
+    else:
+        print(f"removed {removed} results from {cache.folder}")
+    return 0
+
+
 def _matrix(args: argparse.Namespace) -> int:
-    only = _only_and_standins(args)
+    only = _only(args)
     named = [(variant.name, variant) for variant in matrix.pairwise()]
     named += [
         (matrix.random_name(variant, number), variant)
@@ -278,7 +338,13 @@ def _matrix(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] {result.name}: {state} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
 
     results = matrix.run_matrix(
-        named, template=args.template, vcs_ref=args.vcs_ref, only=only, jobs=args.jobs, progress=progress
+        named,
+        template=args.template,
+        vcs_ref=args.vcs_ref,
+        only=only,
+        jobs=args.jobs,
+        settings=_settings(args, Path()),
+        progress=progress,
     )
     if args.json:
         _print_json([result.as_json() for result in results])
@@ -328,9 +394,9 @@ def _check_seconds(results: Sequence[matrix.VariantResult], chosen: Sequence[che
 
 def _print_check_table(results: Sequence[checks.Result], width: int) -> None:
     for result in results:
-        print(f"{result.check:<{width}}  {result.status.upper():<14}  {result.seconds:6.1f}s")
+        print(f"{result.check:<{width}}  {_shown_status(result).upper():<14}  {result.seconds:6.1f}s")
         shown = result.output.splitlines()
-        if result.status not in (checks.FAIL, checks.MISSING):
+        if result.status not in (checks.FAIL, checks.MISSING, checks.ERROR):
             shown = [line for line in shown if line.startswith(NOTE)]  # what a pass must not hide
         for line in shown:
             print(f"    {line}")

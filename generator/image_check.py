@@ -27,14 +27,15 @@ from generator.images import (
     service_ports,
 )
 from generator.outcome import NOTE, Outcome
-from generator.standins import BaseImages, offline_standins
+from generator.standins import BaseImages
 
 _NUMERIC_USER = re.compile(r"(?P<uid>[0-9]+)(:[0-9]+)?")
 
 
-def check_image(repo: Path) -> Outcome:
+def check_image(repo: Path, *, offline_standins: bool = False) -> Outcome:
+    """With `offline_standins`, nothing is pulled: the base images are local images or stand-ins."""
     engine = find_engine()
-    base_images = BaseImages(engine, standins=offline_standins())
+    base_images = BaseImages(engine, standins=offline_standins)
     repo = repo.resolve()
     name = re.sub(r"[^a-z0-9]+", "-", repo.name.lower()).strip("-")[:100] or "service"
     tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder

@@ -10,6 +10,7 @@ ports, resources, replicas) within their rules.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import random
 import tempfile
@@ -25,7 +26,7 @@ from generator import checks
 from generator.control_plane import shared_planes, sharing_planes
 from generator.errors import InvalidAnswerError, InvalidInputError
 from generator.render import new_project
-from generator.server_check import SERVER_VERSIONS, own_cluster
+from generator.server_check import SERVER_VERSIONS
 from generator.template import check_renderable, default_source
 
 CHOICES: Mapping[str, Sequence[Any]] = {
@@ -194,9 +195,12 @@ def run_matrix(
     vcs_ref: str | None,
     only: Sequence[str] | None,
     jobs: int = 1,
+    settings: checks.CheckContext | None = None,
     progress: Callable[[VariantResult, int, int], None] = lambda *_: None,
 ) -> list[VariantResult]:
-    """Render each named variant into a scratch folder and run the checks on it, `jobs` variants at once."""
+    """Render each named variant into a scratch folder and run the checks on it, `jobs` variants at once, with
+    the settings (and result cache) of `settings`, whose repository is ignored."""
+    given = settings or checks.CheckContext(Path())
     chosen = checks.select(only)
     if jobs < 1:
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
@@ -206,19 +210,21 @@ def run_matrix(
     lock = threading.Lock()
 
     def one(name: str, variant: Variant) -> VariantResult:
-        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen])
+        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen], given)
         with lock:
             progress(result, next(finished), len(variants))
         return result
 
     with contextlib.ExitStack() as stack:
-        if "kubernetes-server" in {check.name for check in chosen} and not shared_planes() and not own_cluster():
+        if "kubernetes-server" in {check.name for check in chosen} and not shared_planes() and not given.kube_context:
             stack.enter_context(sharing_planes(SERVER_VERSIONS))  # started once, for every variant
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=jobs))
         return list(pool.map(lambda named: one(*named), variants))
 
 
-def _check_variant(name: str, variant: Variant, template: str, vcs_ref: str | None, only: list[str]) -> VariantResult:
+def _check_variant(
+    name: str, variant: Variant, template: str, vcs_ref: str | None, only: list[str], settings: checks.CheckContext
+) -> VariantResult:
     started = time.monotonic()
     answers = variant.data
     with tempfile.TemporaryDirectory(prefix="gosvc-matrix-") as scratch:
@@ -228,5 +234,5 @@ def _check_variant(name: str, variant: Variant, template: str, vcs_ref: str | No
             project = new_project(dest, data, defaults=True, template=template, vcs_ref=vcs_ref, quiet=True)
         except InvalidAnswerError as error:  # the matrix drew an answer the template refuses
             return VariantResult(name, data, (), round(time.monotonic() - started, 1), error=str(error))
-        results = tuple(checks.run_checks(project.dest, only))
+        results = tuple(checks.run_checks(dataclasses.replace(settings, repo=project.dest), only))
     return VariantResult(name, data, results, round(time.monotonic() - started, 1))

@@ -14,3 +14,5 @@ class Outcome:
 
     passed: bool
     output: str = ""
+    cacheable: bool = True
+    """False for what a rerun may not repeat (a crashed or timed-out tool): such a result is never kept."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets
 import tempfile
@@ -27,7 +26,6 @@ from generator.control_plane import apiserver_tool, local_control_plane, shared_
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool
 
-KUBE_CONTEXT_ENV = "GOSVC_KUBE_CONTEXT"
 """A kubeconfig context to dry-run against instead of the local control plane (`--kube-context`)."""
 
 ESTABLISHED_TIMEOUT_SECONDS = 60.0
@@ -41,12 +39,8 @@ PSS_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("e
 }
 
 
-def own_cluster() -> str:
-    """The user's kubeconfig context the check dry-runs against, or "" for local control planes."""
-    return os.environ.get(KUBE_CONTEXT_ENV, "")
-
-
-def check_kubernetes_server(repo: Path) -> Outcome:
+def check_kubernetes_server(repo: Path, kube_context: str = "") -> Outcome:
+    """Every overlay applied to local control planes, or dry-run in `kube_context` when one is given."""
     rendered, problems = kube.render_all(repo)
     overlays = kube.deployed(rendered)
     if rendered and not overlays:
@@ -54,7 +48,7 @@ def check_kubernetes_server(repo: Path) -> Outcome:
     if argo := applications(repo):  # Argo CD's, into its namespace
         overlays.append(kube.Rendered(str(APPLICATIONS), [document for _, document in argo]))
     report: list[str] = []
-    context = own_cluster()
+    context = kube_context
     if context:
         for overlay in overlays:
             found, said = _apply(overlay, ["--context", context], dry_run=True)

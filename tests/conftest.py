@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from generator.control_plane import apiserver_tool, sharing_planes
+from generator import checks, tools
+from generator.checks.cache import CACHE_ENV_VAR
+from generator.control_plane import sharing_planes
 from generator.errors import ToolMissingError
 from generator.render import NewProject, new_project
 from generator.server_check import SERVER_VERSIONS
+
+# The suite keeps check results in a folder of its own that starts empty, never in the user's: a green run means
+# every check ran on this commit. .ci/run gives its lanes one such folder (GOSVC_TEST_RESULTS), so that a result
+# one lane computed answers the same inputs in another; results never outlive the run.
+RESULTS_FOLDER = Path(os.environ.get("GOSVC_TEST_RESULTS") or tempfile.mkdtemp(prefix="gosvc-test-results-"))
+os.environ[CACHE_ENV_VAR] = str(RESULTS_FOLDER)  # for the gosvc commands the tests start
 
 # Property-based tests: bounded and derandomized in CI (the default); HYPOTHESIS_PROFILE=long runs
 # BUDGET_SCALE times as many examples, randomized, for a longer local search.
@@ -101,6 +110,42 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template") / "gosvc")
 
 
+PRISTINE: dict[str, dict[str, str]] = {
+    "github-actions": {"ci_system": "github-actions"},
+    "gitlab-ci": {"ci_system": "gitlab-ci"},
+    "jenkins": {"ci_system": "jenkins"},
+    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
+    # OpenTelemetry tracing, gRPC beside HTTP.
+    "integrations": {
+        "deploy_format": "both",
+        "monitoring": "both",
+        "gitops": "argocd",
+        "tracing": "otlp",
+        "api": "both",
+    },
+    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
+    # health service, and nothing serves HTTP but /metrics.
+    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
+}
+"""The repositories every check must pass, rendered once per session (read-only by convention: copy to mutate)."""
+
+
+@pytest.fixture(scope="session")
+def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A passing repository per CI system (the CI file is the only difference), and one per set of integrations."""
+    root = tmp_path_factory.mktemp("pristine")
+    return {
+        name: new_project(
+            root / name / "orders-api",
+            {"service_name": "orders-api", **answers},
+            defaults=True,
+            template=str(template_repo),
+            quiet=True,
+        ).dest
+        for name, answers in PRISTINE.items()
+    }
+
+
 Render = Callable[..., NewProject]
 
 
@@ -115,17 +160,23 @@ def render(template_repo: Path, tmp_path: Path) -> Iterator[Render]:
     yield _render
 
 
-GRPC_TOOLS = ("buf", "protoc-gen-go", "protoc-gen-go-grpc", "grpc-health-probe", "grpcurl")
-SLOW_TOOLS = (
-    *(apiserver_tool(version) for version in SERVER_VERSIONS),
-    "etcd",
-    "prometheus",
-    "helm",
-    "otelcol",
-    *GRPC_TOOLS,
+SLOW_TOOLS = tuple(
+    dict.fromkeys(
+        name
+        for check in checks.CHECKS
+        if check.cost is checks.Cost.SERVER
+        for name in check.tools
+        if name in tools.TOOLS and tools.TOOLS[name].source in ("go", "gobuild")
+    )
 )
-"""The tools `gosvc tools install` compiles for minutes on a new machine, which the `slow_tools` tests use, and
-the gRPC tools, which only their checks run; CI builds them while the other tests run."""
+"""The tools the checks that start servers run and gosvc compiles for minutes on a new machine: the `slow_tools`
+tests use them, and CI builds them while the other tests run."""
+
+
+@pytest.fixture(scope="session")
+def result_cache() -> checks.ResultCache:
+    """The suite's own result cache (see RESULTS_FOLDER)."""
+    return checks.ResultCache(RESULTS_FOLDER)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

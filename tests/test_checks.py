@@ -21,47 +21,13 @@ import pytest
 
 from generator import checks, kube
 from generator.cli import main
-from generator.render import new_project
-from tests.conftest import Render
+from tests.conftest import PRISTINE, Render
 
 pytestmark = pytest.mark.usefixtures("control_planes")
 
-PRISTINE: dict[str, dict[str, str]] = {
-    "github-actions": {"ci_system": "github-actions"},
-    "gitlab-ci": {"ci_system": "gitlab-ci"},
-    "jenkins": {"ci_system": "jenkins"},
-    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
-    # OpenTelemetry tracing, gRPC beside HTTP.
-    "integrations": {
-        "deploy_format": "both",
-        "monitoring": "both",
-        "gitops": "argocd",
-        "tracing": "otlp",
-        "api": "both",
-    },
-    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
-    # health service, and nothing serves HTTP but /metrics.
-    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
-}
 HELM_BASE = "deploy/chart/values.yaml"
 """What the answers set in a repository without kustomize."""
 GO_CHECKS = {"go-mod-tidy", "gofmt", "go-vet", "go-build", "go-test", "golangci-lint"}
-
-
-@pytest.fixture(scope="module")
-def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A passing repository per CI system (the CI file is the only difference), and one per set of integrations."""
-    root = tmp_path_factory.mktemp("pristine")
-    repos = {}
-    for name, answers in PRISTINE.items():
-        repos[name] = new_project(
-            root / name / "orders-api",
-            {"service_name": "orders-api", **answers},
-            defaults=True,
-            template=str(template_repo),
-            quiet=True,
-        ).dest
-    return repos
 
 
 def _edit(relative: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
@@ -117,7 +83,7 @@ class Mutation:
     mutate: Callable[[Path], None]
     fails: frozenset[str]
     passes: frozenset[str] = frozenset()  # slow checks that must run, and pass, on this mutation
-    env: tuple[tuple[str, str], ...] = ()  # the environment the checks run in; "{repo}" is the mutated repository
+    preset: str = ""  # the preset the checks run with, relative to the mutated repository
 
 
 def mutation(
@@ -126,12 +92,12 @@ def mutation(
     *fails: str,
     repo: str = "github-actions",
     passes: frozenset[str] = frozenset(),
-    env: tuple[tuple[str, str], ...] = (),
+    preset: str = "",
 ) -> Mutation:
-    return Mutation(name, repo, mutate, frozenset(fails or (name,)), passes, env)
+    return Mutation(name, repo, mutate, frozenset(fails or (name,)), passes, preset)
 
 
-SLOW_CHECKS = {"image", "kubernetes-server", "prometheus-e2e"}
+SLOW_CHECKS = checks.slow_checks()
 
 
 MUTATIONS = [
@@ -428,7 +394,7 @@ MUTATIONS = [
     mutation(
         "preset",
         _write("../preset.yml", "defaults: {ci_system: gitlab-ci, base_image: alpine}\nlocked: [ci_system]\n"),
-        env=(("GOSVC_PRESET", "{repo}/../preset.yml"),),
+        preset="../preset.yml",
     ),
     # What only a running Prometheus and service show. Scrape config and rules that disagree on the job: the
     # service-down alert pages while the service is up.
@@ -476,8 +442,10 @@ def test_every_check_has_a_mutation() -> None:
 
 
 @pytest.mark.parametrize("name", PRISTINE)
-def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], name: str) -> None:
-    results = checks.run_checks(pristine[name])
+def test_a_fresh_repository_passes_every_check(
+    pristine: dict[str, Path], name: str, result_cache: checks.ResultCache
+) -> None:
+    results = checks.run_checks(checks.CheckContext(pristine[name], cache=result_cache))
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
     assert failing == {}
@@ -485,29 +453,43 @@ def test_a_fresh_repository_passes_every_check(pristine: dict[str, Path], name: 
 
 
 @pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
-def test_each_check_fails_on_its_mutation(
-    case: Mutation, pristine: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Path], tmp_path: Path) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine[case.repo], repo)
     case.mutate(repo)
-    for name, value in case.env:
-        monkeypatch.setenv(name, value.format(repo=repo))
+    preset = (repo / case.preset).resolve() if case.preset else None
 
-    # Go checks read only Go sources and go.mod; the others read none of them. The slow checks (the image built
-    # and run, the overlays applied to API servers, the service scraped by Prometheus) run where the mutation
-    # names them.
-    relevant = [c.name for c in checks.CHECKS if (c.name in GO_CHECKS) == bool(case.fails & GO_CHECKS)] + (
-        ["kubernetes-consistency"] if case.fails & GO_CHECKS else []
+    # The checks that read a file the mutation changed, and those that use a setting it gives: every other check
+    # reads only what is unchanged, so its result is the pristine repository's (the declarations' own test proves
+    # it). The slow checks (the image built and run, the overlays applied to API servers, the service scraped by
+    # Prometheus) run where the mutation names them.
+    concerned = set(checks.concerned(_changed(pristine[case.repo], repo), pristine[case.repo], repo))
+    concerned |= {check.name for check in checks.CHECKS if preset and "preset" in check.uses}
+    assert case.fails <= concerned, (
+        f"a check that must fail reads nothing this mutation changed: {case.fails - concerned}"
     )
-    relevant = [name for name in relevant if name not in SLOW_CHECKS or name in case.fails | case.passes]
-    relevant += sorted((case.fails | case.passes) - set(relevant))  # a Go mutation that a running server sees too
-    results = checks.run_checks(repo, relevant)
+    relevant = [name for name in concerned if name not in SLOW_CHECKS or name in case.fails | case.passes]
+    relevant += sorted(case.passes - set(relevant))
+    results = checks.run_checks(checks.CheckContext(repo, preset=preset), relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}
     assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}
     assert {r.check for r in results if r.status == checks.PASS} >= case.passes
     assert checks.exit_status(results) == 1
+
+
+def _changed(before: Path, after: Path) -> set[str]:
+    """The relative paths of the files added, removed or changed between two trees (.git aside)."""
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {
+            path.relative_to(root).as_posix(): path.read_bytes()
+            for path in root.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(root).parts
+        }
+
+    old, new = contents(before), contents(after)
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
 def test_a_run_of_checks_renders_each_kustomization_once(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -549,7 +531,7 @@ def test_check_json_output_parses_and_names_the_failing_row(
     rows = json.loads(capsys.readouterr().out)
     assert status == 1
     assert [(row["check"], row["status"]) for row in rows] == [("yamllint", "fail"), ("hadolint", "pass")]
-    assert set(rows[0]) == {"check", "status", "seconds", "output"}
+    assert set(rows[0]) == {"check", "status", "seconds", "output", "cached"}
     assert "trailing-spaces" in rows[0]["output"]
 
 

@@ -1,0 +1,189 @@
+"""Check results kept by the content of what each check reads.
+
+A result's key is the hash of: the check's name; the source of gosvc itself (a change to any check's code, or
+to what it calls, is a new key); the version of each tool the check declares; the path and content of every
+file of the repository its declared globs match; and the settings of the run it declares. Nothing else reaches
+a check, so an equal key is an equal result; the test of the declarations (tests/test_check_inputs.py) proves
+it for every check by garbling everything a check does not declare.
+
+Only passes are kept: a failure, a crashed or timed-out tool and a missing tool run again next time. Entries
+are written whole under a temporary name and renamed, and carry their own key: a torn, corrupt or foreign
+entry is a miss, never an answer. The cache is bounded: past its size the least recently used entries go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import ToolMissingError
+from generator.tools import TOOLS, find
+
+CACHE_ENV_VAR = "GOSVC_CACHE_DIR"
+"""Where results are kept: the user-facing default is the user's cache folder."""
+DEFAULT_LIMIT_BYTES = 64 * 1024 * 1024
+_PACKAGE = Path(__file__).resolve().parent.parent
+_SKIPPED_FOLDERS = {".git"}
+
+
+def default_folder() -> Path:
+    if configured := os.environ.get(CACHE_ENV_VAR):
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gosvc" / "results"
+
+
+@functools.cache
+def code_version() -> str:
+    """The hash of gosvc's own source and data files: any change to a check, or to what it calls, keys anew."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def tool_version(name: str) -> str:
+    """What identifies a tool's behaviour: the pinned version, or what a system tool says of itself."""
+    tool = TOOLS.get(name)
+    if tool is not None and tool.source != "system":
+        return f"{tool.source}:{tool.version}:{'/'.join(tool.tags)}"
+    try:
+        path = str(find(name)) if tool is not None else name
+    except ToolMissingError:
+        return "missing"
+    flag = {"go": ["env", "GOVERSION"], "java": ["-version"]}.get(name, ["--version"])
+    try:
+        said = subprocess.run([path, *flag], capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown: {error}"
+    return (said.stdout + said.stderr).strip()
+
+
+def matching_files(repo: Path, globs: Sequence[str]) -> list[str]:
+    """The files of `repo` that `globs` match, as sorted relative POSIX paths (.git only where named)."""
+    found: set[str] = set()
+    for pattern in globs:
+        # "folder/**" is every file below the folder; pathlib (before 3.13) matches only folders with it.
+        for path in repo.glob(pattern + "/*" if pattern.endswith("**") else pattern):
+            relative = path.relative_to(repo)
+            if path.is_file() and (pattern.startswith(".git/") or not _SKIPPED_FOLDERS & set(relative.parts)):
+                found.add(relative.as_posix())
+    return sorted(found)
+
+
+def inputs_digest(repo: Path, globs: Sequence[str]) -> str:
+    """The hash of the names and contents of the files `globs` match: what a check reads of the repository."""
+    digest = hashlib.sha256()
+    for relative in matching_files(repo, globs):
+        digest.update(relative.encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256((repo / relative).read_bytes()).digest())
+        except OSError as error:
+            digest.update(f"unreadable {error.errno}".encode())
+    return digest.hexdigest()
+
+
+def result_key(
+    check: str, repo: Path, globs: Sequence[str], tools: Iterable[str], settings: Iterable[tuple[str, str]]
+) -> str:
+    parts = {
+        "check": check,
+        "code": code_version(),
+        "tools": {name: tool_version(name) for name in sorted(tools)},
+        "inputs": inputs_digest(repo, globs),
+        "settings": dict(sorted(settings)),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Stats:
+    folder: Path
+    entries: int
+    size: int
+    limit: int
+
+
+class ResultCache:
+    """Passing results by key, in one folder; safe to share between processes."""
+
+    def __init__(self, folder: Path | None = None, limit: int = DEFAULT_LIMIT_BYTES) -> None:
+        self.folder = folder or default_folder()
+        self.limit = limit
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> str | None:
+        """The output kept under `key`, or None: a missing, torn or foreign entry is a miss."""
+        path = self._path(key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("output"), str):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
+        return str(entry["output"])
+
+    def put(self, key: str, output: str) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+                json.dump({"key": key, "output": output}, handle)
+            Path(handle.name).replace(path)
+        except OSError:
+            return  # a cache that cannot be written is only slower
+        self._prune()
+
+    def _entries(self) -> list[Path]:
+        return sorted(self.folder.glob("*/*.json")) if self.folder.is_dir() else []
+
+    def stats(self) -> Stats:
+        entries = self._entries()
+        return Stats(self.folder, len(entries), sum(_size(path) for path in entries), self.limit)
+
+    def clear(self) -> int:
+        """Remove every entry; how many there were."""
+        entries = self._entries()
+        for path in entries:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return len(entries)
+
+    def _prune(self) -> None:
+        entries = self._entries()
+        total = sum(_size(path) for path in entries)
+        if total <= self.limit:
+            return
+        for path in sorted(entries, key=_used):
+            if total <= self.limit * 3 // 4:
+                break
+            total -= _size(path)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

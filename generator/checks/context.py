@@ -1,0 +1,35 @@
+"""What a run of checks is given: one typed object the CLI builds, not settings passed through the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.checks.cache import ResultCache
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """The repository under check and the settings of this run. A check reads only the fields it declares in
+    `Check.uses`; those fields are part of its results' cache key."""
+
+    repo: Path
+    offline_standins: bool = False
+    """Base images are never pulled: local images or stand-ins serve (`--offline-standins`)."""
+    kube_context: str = ""
+    """A kubeconfig context the kubernetes-server check dry-runs against, instead of local control planes."""
+    preset: Path | None = None
+    """The organisation preset whose locked answers the preset check holds the repository to."""
+    cache: ResultCache | None = field(default=None, compare=False)
+    """Where results are kept and found by the content of what each check reads; None runs every check."""
+
+    def setting(self, name: str) -> str:
+        """The value of one setting, as it enters a cache key; a preset is keyed by its content, not its name."""
+        if name == "preset":
+            if self.preset is None:
+                return ""
+            try:
+                return self.preset.read_text(encoding="utf-8")
+            except OSError as error:
+                return f"unreadable: {error}"
+        return str(getattr(self, name))

@@ -1,0 +1,41 @@
+"""Checks of the files a pipeline runs: GitHub workflows, the Jenkinsfile, shell scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from generator.checks.context import CheckContext
+from generator.checks.steps import command
+from generator.outcome import Outcome
+from generator.tools import groovy_classpath
+
+_DECLARATIVE_PIPELINE = Path(__file__).with_name("declarative_pipeline.groovy")
+
+
+def actionlint(context: CheckContext) -> Outcome:
+    # Named explicitly: actionlint only finds workflows by itself inside a git work tree.
+    found = (context.repo / ".github" / "workflows").glob("*.y*ml")
+    workflows = sorted(str(path.relative_to(context.repo)) for path in found)
+    if not workflows:
+        return Outcome(False, ".github/workflows holds no workflow")
+    return command("actionlint", *workflows)(context)
+
+
+def jenkins_declarative(context: CheckContext) -> Outcome:
+    return command(
+        "java", "-cp", groovy_classpath(), "groovy.ui.GroovyMain", str(_DECLARATIVE_PIPELINE), "Jenkinsfile"
+    )(context)
+
+
+def has_shell_scripts(context: CheckContext) -> bool:
+    return any(_shell_scripts(context.repo))
+
+
+def shellcheck(context: CheckContext) -> Outcome:
+    scripts = [str(path.relative_to(context.repo)) for path in _shell_scripts(context.repo)]
+    return command("shellcheck", "--severity=style", *scripts)(context)
+
+
+def _shell_scripts(repo: Path) -> Iterable[Path]:
+    return (path for path in sorted(repo.rglob("*.sh")) if ".git" not in path.parts)

@@ -1,0 +1,52 @@
+"""The small pieces checks are made of: a tool run, steps in order, a file that must exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from generator.checks.context import CheckContext
+from generator.outcome import Outcome
+from generator.tools import run_tool
+
+Run = Callable[[CheckContext], Outcome]
+
+
+def on_repo(run: Callable[[Path], Outcome]) -> Run:
+    """A check that needs nothing of the run but the repository."""
+    return lambda context: run(context.repo)
+
+
+def command(*argv: str, silent: bool = False) -> Run:
+    """A check step that runs a tool; passes on exit 0 (and, with `silent`, no output). A tool killed by a signal
+    is a crash, not a verdict: its result is never kept."""
+
+    def run(context: CheckContext) -> Outcome:
+        result = run_tool(argv[0], *argv[1:], cwd=context.repo)
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode < 0:
+            return Outcome(False, f"{argv[0]} was killed by signal {-result.returncode}\n{output}", cacheable=False)
+        passed = result.returncode == 0 and not (silent and output)
+        return Outcome(passed, output)
+
+    return run
+
+
+def steps(*runs: Run) -> Run:
+    """Several steps as one check: stops at the first that fails."""
+
+    def run(context: CheckContext) -> Outcome:
+        outputs = []
+        for step in runs:
+            outcome = step(context)
+            if outcome.output:
+                outputs.append(outcome.output)
+            if not outcome.passed:
+                return Outcome(False, "\n".join(outputs), cacheable=outcome.cacheable)
+        return Outcome(True, "\n".join(outputs))
+
+    return run
+
+
+def has(*paths: str) -> Callable[[CheckContext], bool]:
+    return lambda context: all((context.repo / path).exists() for path in paths)

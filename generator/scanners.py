@@ -7,52 +7,202 @@ ignore annotation); these checks report the suppressions they honoured. checkov
 drops a file it cannot parse without a word (a GitHub workflow whose
 `cancel-in-progress` is an expression, for one), so the checkov check fails
 when a file it should have read is missing from its results.
+
+checkov starts once per repository: importing itself is most of what a start
+costs. It scans a scratch folder laid out as the repository, through links,
+with the rendered files in a folder of their own; a result's path tells which
+of the two it came from. The repository's own configuration still applies to
+its files alone: checkov can skip a check only in a whole run, so the checks
+its `skip-check` names are taken out of the repository's results here, and the
+rendered files are scanned with every check, as before.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from generator.errors import InvalidInputError
 from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, deployed, render_all
 from generator.outcome import Outcome
 from generator.tools import run_tool
+from generator.yamlfile import load_mapping
 
 CHECKOV_FRAMEWORKS = ("kubernetes", "dockerfile", "github_actions", "gitlab_ci")
+_CHECKOV_CONFIGS = (".checkov.yaml", ".checkov.yml")
+"""The configuration files checkov reads in the folder it scans; where both set a key, the second wins."""
+_CHECKOV_SEVERITIES = frozenset({"NONE", "INFO", "LOW", "MEDIUM", "MODERATE", "HIGH", "IMPORTANT", "CRITICAL", "OFF"})
+"""What checkov's skip-check reads as a severity threshold rather than as a check (checkov's `Severities`)."""
 _KUBE_SCORE_GRADES = {1: "CRITICAL", 5: "WARNING"}
 
 
 @dataclass(frozen=True)
-class _Findings:
-    failed: list[str]
-    skipped: list[str]
-    scanned: set[str]
-    passed: int
+class CheckovResult:
+    """One check on one resource, as checkov reports it. `file` is a file of the repository ("/Dockerfile") or
+    the rendering the resource came from ("deploy/overlays/dev (rendered)")."""
+
+    check_id: str
+    bc_check_id: str
+    check_name: str
+    file: str
+    resource: str
+    result: str  # passed, failed or skipped
+    reason: str  # for a skipped check, the reason its suppression gives
+
+    @property
+    def finding(self) -> tuple[str, str, str, str]:
+        return self.check_id, self.file, self.resource, self.result
+
+
+@dataclass(frozen=True)
+class CheckovScan:
+    """What one checkov run over a repository and its renderings found."""
+
+    results: list[CheckovResult]
+    rendered: list[str]  # the renderings scanned, named as their results name them
+    error: str = ""
 
 
 def checkov(repo: Path) -> Outcome:
-    """checkov on the repository as it is, then on each overlay as kustomize renders it."""
+    """checkov on the repository as it is and on each overlay as kustomize renders it, in one run."""
     rendered, problems = _deployed(repo)
-    # Helm templates are YAML only once rendered: checkov reads the chart in the rendered files.
-    raw = _checkov_run(repo, ["-d", ".", "--skip-path", f"{CHART}/templates"], CHECKOV_FRAMEWORKS)
-    expected = _expected_raw_files(repo)
-    with tempfile.TemporaryDirectory(prefix="gosvc-checkov-") as scratch:
-        files = _write_rendered(Path(scratch), rendered)
-        rendered_findings = _checkov_run(Path(scratch), ["-d", "."], ("kubernetes",))
-    # Findings in the rendered files, named after their kustomizations.
-    as_rendered = {
-        f"/{file}": f"{kustomization.name} (rendered)" for file, kustomization in zip(files, rendered, strict=True)
-    }
-    problems += [f"checkov did not scan {name}: it drops files it cannot parse" for name in expected - raw.scanned]
-    problems += [f"checkov did not scan {as_rendered[file]}" for file in set(as_rendered) - rendered_findings.scanned]
-    problems += raw.failed + [_rename(finding, as_rendered) for finding in rendered_findings.failed]
-    passed = raw.passed + rendered_findings.passed
-    skipped = sorted({*raw.skipped, *(_rename(finding, as_rendered) for finding in rendered_findings.skipped)})
+    scan = scan_with_checkov(repo, rendered)
+    if scan.error:
+        return Outcome(False, "\n".join([*problems, scan.error]), cacheable=False)
+    scanned = {result.file for result in scan.results}
+    problems += [
+        f"checkov did not scan {name}: it drops files it cannot parse"
+        for name in sorted(_expected_raw_files(repo) - scanned)
+    ]
+    problems += [f"checkov did not scan {name}" for name in scan.rendered if name not in scanned]
+    problems += [
+        f"{result.file}: {result.check_id} {result.check_name} ({result.resource})"
+        for result in scan.results
+        if result.result == "failed"
+    ]
+    skipped = sorted({f"{r.check_id} in {r.file}: {r.reason}" for r in scan.results if r.result == "skipped"})
+    passed = sum(result.result == "passed" for result in scan.results)
     summary = f"{passed} checks passed, {len(problems)} failed, {len(skipped)} accepted with a reason"
     return Outcome(not problems, "\n".join([*problems, *(f"accepted: {s}" for s in skipped), summary]))
+
+
+def scan_with_checkov(repo: Path, rendered: list[Rendered]) -> CheckovScan:
+    """One checkov run over the repository (its frameworks) and the renderings (kubernetes): the repository's
+    results named by its paths, the renderings' by their names, the repository's first."""
+    with tempfile.TemporaryDirectory(prefix="gosvc-checkov-") as scratch:
+        folder = Path(scratch)
+        _mirror(repo.resolve(), folder)
+        try:
+            by_name, by_checkov = _configure(repo, folder)
+        except InvalidInputError as error:
+            return CheckovScan([], [], str(error))
+        renderings = Path(tempfile.mkdtemp(prefix="gosvc-rendered-", dir=folder))
+        names = {
+            f"/{renderings.name}/{file}": f"{kustomization.name} (rendered)"
+            for file, kustomization in zip(_write_rendered(renderings, rendered), rendered, strict=True)
+        }
+        result = run_tool(
+            "checkov",
+            "-d",
+            ".",
+            # Helm templates are YAML only once rendered: checkov reads the chart in the rendered files.
+            "--skip-path",
+            f"{CHART}/templates",
+            "--framework",
+            *CHECKOV_FRAMEWORKS,
+            *(f"--skip-check={entry}" for entry in by_checkov),
+            "--skip-download",
+            "--output",
+            "json",
+            cwd=folder,
+        )
+    try:
+        results = read_checkov(result.stdout)
+    except ValueError:
+        return CheckovScan(
+            [], list(names.values()), f"checkov failed: {(result.stderr or result.stdout).strip()[-2000:]}"
+        )
+    own = [r for r in results if r.file not in names and not _named(r, by_name)]
+    return CheckovScan(own + [replace(r, file=names[r.file]) for r in results if r.file in names], list(names.values()))
+
+
+def read_checkov(output: str) -> list[CheckovResult]:
+    """The results in checkov's JSON output (one report, or a list of them: one per framework); ValueError where
+    the output is not that."""
+    reports = json.loads(output) if output.strip() else []
+    if isinstance(reports, dict):
+        reports = [reports] if reports.get("results") else []
+    results = []
+    for report in reports:
+        for kind in ("passed", "failed", "skipped"):
+            results += [
+                CheckovResult(
+                    check["check_id"],
+                    check.get("bc_check_id") or "",
+                    check["check_name"],
+                    check["file_path"],
+                    check["resource"],
+                    kind,
+                    str(check["check_result"].get("suppress_comment")) if kind == "skipped" else "",
+                )
+                for check in report.get("results", {}).get(f"{kind}_checks", [])
+            ]
+    return results
+
+
+def _mirror(repo: Path, folder: Path) -> None:
+    """`folder` laid out as `repo` (absolute), each file and linked folder a link to the repository's, git's
+    database aside: checkov walks the one as it walks the other."""
+    for root, folders, files in os.walk(repo):
+        here = Path(root)
+        there = folder / here.relative_to(repo)
+        walked = [name for name in folders if name != ".git" and not (here / name).is_symlink()]
+        for name in walked:
+            (there / name).mkdir()
+        for name in {*folders, *files} - {*walked, ".git"}:
+            (there / name).symlink_to(here / name)
+        folders[:] = walked
+
+
+def _configure(repo: Path, folder: Path) -> tuple[list[str], list[str]]:
+    """The repository's checkov configuration in `folder` without its skip-check, which checkov would apply to
+    the rendered files too. What it skipped: the checks it names (IDs and wildcards), which the repository's
+    results leave out; and the entries checkov applies per file or by severity, for checkov. InvalidInputError
+    where a configuration file is not a YAML mapping."""
+    entries: list[str] = []
+    for name in _CHECKOV_CONFIGS:
+        if not (repo / name).is_file():
+            continue
+        config = load_mapping(repo / name, "checkov's configuration")
+        if "skip-check" not in config:
+            continue
+        entries = _listed(config.pop("skip-check"))
+        (folder / name).unlink()
+        (folder / name).write_text(yaml.safe_dump(config), encoding="utf-8")
+    by_name = [entry for entry in entries if ":" not in entry and entry.upper() not in _CHECKOV_SEVERITIES]
+    return by_name, [entry for entry in entries if entry not in by_name]
+
+
+def _listed(value: Any) -> list[str]:
+    """A skip-check value as checkov reads it: a list, or one item of names separated by commas."""
+    items = [str(item) for item in value] if isinstance(value, list) else [str(value)]
+    return items[0].split(",") if len(items) == 1 else items
+
+
+def _named(result: CheckovResult, patterns: list[str]) -> bool:
+    """Whether a skip-check entry names the result's check, as checkov matches them."""
+    return any(
+        fnmatch.fnmatch(result.check_id, pattern)
+        or (result.bc_check_id and fnmatch.fnmatch(result.bc_check_id, pattern))
+        for pattern in patterns
+    )
 
 
 def kube_score(repo: Path) -> Outcome:
@@ -107,40 +257,6 @@ def _kube_score_findings(obj: dict[str, Any]) -> list[str]:
         )
         findings.append(f"{kind}/{name}: {grade} {check['check']['id']}: {comments}")
     return findings
-
-
-def _checkov_run(folder: Path, target: list[str], frameworks: tuple[str, ...]) -> _Findings:
-    result = run_tool("checkov", *target, "--framework", *frameworks, "--skip-download", "--output", "json", cwd=folder)
-    try:
-        reports = json.loads(result.stdout) if result.stdout.strip() else []
-    except json.JSONDecodeError:
-        return _Findings([f"checkov failed: {(result.stderr or result.stdout).strip()[-2000:]}"], [], set(), 0)
-    if isinstance(reports, dict):
-        reports = [reports] if reports.get("results") else []
-    findings = _Findings([], [], set(), 0)
-    for report in reports:
-        results = report.get("results", {})
-        for kind in ("passed_checks", "failed_checks", "skipped_checks"):
-            findings.scanned.update(check["file_path"] for check in results.get(kind, []))
-        findings.failed.extend(
-            f"{check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})"
-            for check in results.get("failed_checks", [])
-        )
-        findings.skipped.extend(
-            f"{check['check_id']} in {check['file_path']}: {check['check_result'].get('suppress_comment')}"
-            for check in results.get("skipped_checks", [])
-        )
-    return _Findings(findings.failed, findings.skipped, findings.scanned, sum(_passed(report) for report in reports))
-
-
-def _rename(finding: str, names: dict[str, str]) -> str:
-    for file, name in names.items():
-        finding = finding.replace(file, name)
-    return finding
-
-
-def _passed(report: dict[str, Any]) -> int:
-    return int(report.get("summary", {}).get("passed", 0))
 
 
 def _expected_raw_files(repo: Path) -> set[str]:

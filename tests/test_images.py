@@ -128,8 +128,9 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
     assert served.health == "healthy", "the image's HEALTHCHECK runs the healthcheck command"
     assert re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE), served.metrics[:2000]
     assert re.search(r'^http_requests_total\{[^}]*route="/healthz"[^}]*\} [1-9]', served.metrics, re.MULTILINE)
-    assert served.exit_code == 0, "SIGTERM drains and exits cleanly"
-    assert served.stop_seconds < 35, "within the Deployment's grace period"
+    # Stopped as the kubelet stops a pod: SIGTERM, then SIGKILL (exit code 137) when the grace period ends (the
+    # Kubernetes default, shorter than the Deployment's). Exit code 0 is a drain within it, however long it took.
+    assert served.exit_code == 0, "SIGTERM drains and exits cleanly, before the grace period ends"
     assert re.search(rf'^build_info\{{[^}}]*version="{VERSION}"[^}}]*\}} 1$', served.metrics, re.MULTILINE)
 
 

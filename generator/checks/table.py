@@ -138,8 +138,20 @@ CHECKS: tuple[Check, ...] = (
         has("buf.yaml"),
         on_repo(check_proto),
         "buf lint; internal/gen is what buf generate makes of proto/ with the pinned plugins; buf breaking against "
-        "the last commit",
-        ("proto/**", "buf.yaml", "buf.gen.yaml", "buf.lock", "internal/gen/**", ".git/HEAD", ".git/refs/**"),
+        "a baseline it names: HEAD, HEAD~1, or the API as the template generated it",
+        # Without a commit that holds the API, the baseline is rendered from the template the answers name.
+        (
+            "proto/**",
+            "buf.yaml",
+            "buf.gen.yaml",
+            "buf.lock",
+            "internal/gen/**",
+            *ANSWERS,
+            ".git/HEAD",
+            ".git/refs/**",
+            ".git/packed-refs",
+            ".git/shallow",
+        ),
         ("buf", "protoc-gen-go", "protoc-gen-go-grpc"),
         Cost.BUILD,
     ),

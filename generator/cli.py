@@ -21,7 +21,7 @@ from generator.outcome import NOTE
 from generator.preset import PRESET_ENV, load_preset, preset_path
 from generator.render import new_project
 from generator.signals import Terminated, terminations_raise
-from generator.standins import OFFLINE_STANDINS_ENV, offline_standins
+from generator.standins import OFFLINE_STANDINS_ENV
 from generator.update import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
 
 Handler = Callable[[argparse.Namespace], int]
@@ -253,18 +253,18 @@ def _only(args: argparse.Namespace) -> list[str] | None:
 
 
 def _settings(args: argparse.Namespace, repo: Path) -> checks.CheckContext:
-    """The run's settings from the command line, with the environment's defaults read here and nowhere else."""
+    """The run's settings from the command line, over the user's defaults."""
     kube_context = getattr(args, "kube_context", None)
     if kube_context is not None and (not kube_context.strip() or not kube_context.isprintable()):
         raise InvalidInputError(f"--kube-context names no context (got {printable(kube_context)!r})")
-    preset = preset_path(getattr(args, "preset", None))
-    return checks.CheckContext(
-        repo=repo,
-        offline_standins=args.offline_standins or offline_standins(),
-        kube_context=kube_context or "",
-        preset=preset.absolute() if preset is not None else None,
-        cache=None if getattr(args, "no_cache", False) else checks.ResultCache(),
-    )
+    given: dict[str, Any] = {"kube_context": kube_context or ""}
+    if args.offline_standins:
+        given["offline_standins"] = True
+    if getattr(args, "preset", None) is not None:
+        given["preset"] = args.preset.absolute()
+    if not getattr(args, "no_cache", False):
+        given["cache"] = checks.ResultCache()
+    return checks.CheckContext.from_environment(repo, **given)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -200,7 +200,7 @@ def run_matrix(
 ) -> list[VariantResult]:
     """Render each named variant into a scratch folder and run the checks on it, `jobs` variants at once, with
     the settings (and result cache) of `settings`, whose repository is ignored."""
-    given = settings or checks.CheckContext(Path())
+    given = settings or checks.CheckContext.from_environment(Path())
     chosen = checks.select(only)
     if jobs < 1:
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")

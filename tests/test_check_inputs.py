@@ -58,7 +58,7 @@ def _copy_home(check: checks.Check, pristine: dict[str, Path], folder: Path) -> 
 
 def _context(repo: Path, check: checks.Check) -> checks.CheckContext:
     preset = repo.parent / "preset.yml" if "preset" in check.uses else None
-    return checks.CheckContext(repo, preset=preset)
+    return checks.CheckContext.from_environment(repo, preset=preset)
 
 
 def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:

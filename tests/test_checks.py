@@ -445,7 +445,7 @@ def test_every_check_has_a_mutation() -> None:
 def test_a_fresh_repository_passes_every_check(
     pristine: dict[str, Path], name: str, result_cache: checks.ResultCache
 ) -> None:
-    results = checks.run_checks(checks.CheckContext(pristine[name], cache=result_cache))
+    results = checks.run_checks(checks.CheckContext.from_environment(pristine[name], cache=result_cache))
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
     assert failing == {}
@@ -470,7 +470,7 @@ def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Pa
     )
     relevant = [name for name in concerned if name not in SLOW_CHECKS or name in case.fails | case.passes]
     relevant += sorted(case.passes - set(relevant))
-    results = checks.run_checks(checks.CheckContext(repo, preset=preset), relevant)
+    results = checks.run_checks(checks.CheckContext.from_environment(repo, preset=preset), relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}
     assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}

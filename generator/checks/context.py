@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator.checks.cache import ResultCache
+from generator.preset import preset_path
+from generator.standins import offline_standins
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,14 @@ class CheckContext:
     """The organisation preset whose locked answers the preset check holds the repository to."""
     cache: ResultCache | None = field(default=None, compare=False)
     """Where results are kept and found by the content of what each check reads; None runs every check."""
+
+    @classmethod
+    def from_environment(cls, repo: Path, **given: Any) -> CheckContext:
+        """The settings `given`, and for the others the user's defaults: $GOSVC_OFFLINE_STANDINS and $GOSVC_PRESET,
+        read here and nowhere else."""
+        preset = preset_path(None)
+        defaults = cls(repo, offline_standins=offline_standins(), preset=preset.absolute() if preset else None)
+        return dataclasses.replace(defaults, **given)
 
     def setting(self, name: str) -> str:
         """The value of one setting, as it enters a cache key; a preset is keyed by its content, not its name."""

@@ -72,7 +72,7 @@ def run_checks(
 ) -> list[Result]:
     """Run the selected checks in parallel; results in table order."""
     if not isinstance(context, CheckContext):
-        context = CheckContext(Path(context))
+        context = CheckContext.from_environment(Path(context))
     if not context.repo.is_dir():
         raise InvalidInputError(f"{context.repo} is not a folder")
     if jobs is not None and jobs < 1:

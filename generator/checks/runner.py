@@ -123,6 +123,9 @@ def _outcome(check: Check, context: CheckContext) -> tuple[str, str, bool]:
         outcome: Outcome = check.run(context)
     except ToolMissingError as error:
         return MISSING, str(error), False
+    except ModuleNotFoundError as error:
+        said = f"the Python package {error.name} this check needs is not installed: pip install 'gosvc[tools]'"
+        return MISSING, said, False
     except GosvcError as error:  # the check could not read what it checks, such as the answers file
         return FAIL, str(error), False
     except (OSError, UnicodeError) as error:

@@ -1,0 +1,176 @@
+"""The runner's contract, on checks made for the test (no tool, no render): five statuses, results kept only when
+they are passes, a cache that never answers wrongly, and a bug of gosvc's that is one row and a log, not a lost
+table. What the real checks do is test_checks' and test_check_inputs' business."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generator import checks
+from generator.checks import runner
+from generator.checks.cache import ResultCache, inputs_digest, result_key
+from generator.checks.steps import has
+from generator.cli import main
+from generator.errors import ToolMissingError
+from generator.outcome import Outcome
+
+RUNS: list[str] = []
+
+
+def _counting(name: str, outcome: Outcome) -> checks.Check:
+    def run(_: checks.CheckContext) -> Outcome:
+        RUNS.append(name)
+        return outcome
+
+    return checks.Check(name, has("input.txt"), run, name, ("input.txt",), ())
+
+
+def _raising(name: str, error: Exception) -> checks.Check:
+    def run(_: checks.CheckContext) -> Outcome:
+        raise error
+
+    return checks.Check(name, has("input.txt"), run, name, ("input.txt",), ())
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A repository of one file, and a table of checks made for the test."""
+    RUNS.clear()
+    monkeypatch.setattr(
+        runner,
+        "CHECKS",
+        (
+            _counting("passes", Outcome(True, "fine")),
+            _counting("fails", Outcome(False, "broken")),
+            _counting("crashes", Outcome(False, "killed", cacheable=False)),
+            _raising("missing-tool", ToolMissingError("frobnicate 1.0 is not installed: run `gosvc tools install`")),
+            _raising("missing-package", ModuleNotFoundError("No module named 'frob'", name="frob")),
+            _raising("bug", TypeError("'NoneType' object is not subscriptable")),
+        ),
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "input.txt").write_text("one\n")
+    return repo
+
+
+def test_each_outcome_has_its_status_and_only_passes_are_kept(table: Path, tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "results")
+    context = checks.CheckContext(table, cache=cache)
+
+    first = {result.check: result for result in checks.run_checks(context)}
+    second = {result.check: result for result in checks.run_checks(context)}
+
+    assert {name: result.status for name, result in first.items()} == {
+        "passes": checks.PASS,
+        "fails": checks.FAIL,
+        "crashes": checks.FAIL,
+        "missing-tool": checks.MISSING,
+        "missing-package": checks.MISSING,
+        "bug": checks.ERROR,
+    }
+    assert "pip install 'gosvc[tools]'" in first["missing-package"].output
+    assert [name for name, result in second.items() if result.cached] == ["passes"]
+    assert second["passes"].output == "fine"
+    assert sorted(RUNS) == ["crashes", "crashes", "fails", "fails", "passes"]
+    assert checks.exit_status(list(first.values())) == 70
+
+
+def test_a_bug_is_one_row_that_names_its_log_and_the_others_still_run(table: Path) -> None:
+    bug = checks.run_checks(table, ["bug", "passes"])
+
+    assert [(result.check, result.status) for result in bug] == [("bug", checks.ERROR), ("passes", checks.PASS)]
+    log = Path(re.search(r"traceback in (\S+)\)", bug[0].output).group(1))  # type: ignore[union-attr]
+    assert "TypeError: 'NoneType' object is not subscriptable" in log.read_text()
+    assert "\n" not in bug[0].output
+
+
+def test_the_command_prints_the_table_and_exits_70_on_a_bug(
+    table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOSVC_CACHE_DIR", str(tmp_path / "results"))
+
+    status = main(["check", str(table), "--only", "passes,bug"])
+
+    out = capsys.readouterr().out
+    assert status == 70
+    assert re.search(r"^passes\s+PASS", out, re.M) and re.search(r"^bug\s+ERROR", out, re.M)
+    assert "a bug to report" in out
+
+
+def test_an_unchanged_input_is_answered_from_the_cache_and_a_changed_one_is_not(
+    table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOSVC_CACHE_DIR", str(tmp_path / "results"))
+
+    def rows(*extra: str) -> dict[str, bool]:
+        assert main(["check", str(table), "--only", "passes", "--json", *extra]) == 0
+        return {row["check"]: row["cached"] for row in json.loads(capsys.readouterr().out)}
+
+    assert rows() == {"passes": False}
+    assert rows() == {"passes": True}
+    assert rows("--no-cache") == {"passes": False}
+    (table / "unread.txt").write_text("a file no check declares\n")
+    assert rows() == {"passes": True}
+    (table / "input.txt").write_text("two\n")
+    assert rows() == {"passes": False}
+    assert RUNS == ["passes", "passes", "passes"]
+
+
+def test_a_torn_or_foreign_entry_is_a_miss(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "results")
+    key = result_key("passes", tmp_path, (), (), ())
+    cache.put(key, "fine")
+    entry = next((tmp_path / "results").glob("*/*.json"))
+
+    assert cache.get(key) == "fine"
+    entry.write_text(entry.read_text()[:10])
+    assert cache.get(key) is None
+    entry.write_text(json.dumps({"key": "another", "output": "wrong"}))
+    assert cache.get(key) is None
+
+
+def test_the_cache_keeps_to_its_bound_dropping_the_least_recently_used(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "results", limit=4000)
+    keys = [result_key(f"check-{index}", tmp_path, (), (), ()) for index in range(40)]
+
+    for key in keys:
+        cache.put(key, "x" * 200)
+
+    assert cache.stats().size <= 4000
+    assert cache.get(keys[-1]) is not None and cache.get(keys[0]) is None
+
+
+def test_the_inputs_digest_is_of_contents_and_names_not_times(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("same")
+    before = inputs_digest(tmp_path, ("*.txt",))
+    (tmp_path / "a.txt").touch()
+    assert inputs_digest(tmp_path, ("*.txt",)) == before
+    (tmp_path / "a.txt").rename(tmp_path / "b.txt")
+    assert inputs_digest(tmp_path, ("*.txt",)) != before
+
+
+def test_the_list_is_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--list", "--json"]) == 0
+
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["check"] for row in rows] == [check.name for check in checks.CHECKS]
+    assert all(row["reads"] and row["cost"] in {"server", "build", "lint"} for row in rows)
+
+
+def test_the_cache_command_shows_and_clears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOSVC_CACHE_DIR", str(tmp_path / "results"))
+    ResultCache().put(result_key("passes", tmp_path, (), (), ()), "fine")
+
+    assert main(["cache", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] == 1
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 results" in capsys.readouterr().out
+    assert ResultCache().stats().entries == 0

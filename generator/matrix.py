@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from generator import checks
+from generator.checks.kubernetes_server import SERVER_VERSIONS
 from generator.control_plane import shared_planes, sharing_planes
 from generator.errors import InvalidAnswerError, InvalidInputError
 from generator.render import new_project
-from generator.server_check import SERVER_VERSIONS
 from generator.template import check_renderable, default_source
 
 CHOICES: Mapping[str, Sequence[Any]] = {

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, settings
 
 from generator import checks, tools
 from generator.checks.cache import CACHE_ENV_VAR
+from generator.checks.kubernetes_server import SERVER_VERSIONS
 from generator.control_plane import sharing_planes
 from generator.errors import ToolMissingError
 from generator.render import NewProject, new_project
-from generator.server_check import SERVER_VERSIONS
 
 # The suite keeps check results in a folder of its own that starts empty, never in the user's: a green run means
 # every check ran on this commit. .ci/run gives its lanes one such folder (GOSVC_TEST_RESULTS), so that a result

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.checks.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
 from generator.kube import CHART, Rendered, deployed, render_all
-from generator.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
 from generator.tools import run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # helm renders the chart

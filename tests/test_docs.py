@@ -93,9 +93,9 @@ def test_every_module_of_the_package_serves_a_command() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    modules = {f"generator.{path.stem}" for path in (PROJECT_ROOT / "generator").glob("*.py")} - {
-        "generator.__main__",
-        "generator.__init__",
-    }
+    modules = {
+        ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in (PROJECT_ROOT / "generator").rglob("*.py")
+    } - {"generator.__main__"}
 
     assert modules - set(loaded) == set()

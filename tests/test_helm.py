@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from generator import helm_check, kube
+from generator import kube
+from generator.checks import helm
 from generator.kube import Rendered
 from generator.tools import run_tool
 from tests.conftest import Render
@@ -32,7 +33,7 @@ def test_each_values_file_renders_the_objects_of_its_overlay(render: Render, ans
         chart = kube.render_chart(project, kube.CHART / f"values-{environment}.yaml")
         kustomized = kube.render(project, Path(kube.DEPLOY) / "overlays" / environment)
 
-        assert helm_check.compare(kustomized, chart) == []
+        assert helm.compare(kustomized, chart) == []
         kinds = {obj["kind"] for obj in chart.objects}
         assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap"} <= kinds
         assert ("HorizontalPodAutoscaler" in kinds) == answers.get("hpa_enabled", True)
@@ -50,8 +51,8 @@ def test_the_comparison_sees_a_probe_a_label_and_an_object_that_differ() -> None
     changed["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["path"] = "/healthz"
     chart_config = {"kind": "ConfigMap", "metadata": {"name": "svc-config"}, "data": {"A": "1"}}
 
-    same = helm_check.compare(Rendered("k", [deployment, config]), Rendered("h", [deployment, chart_config]))
-    differences = helm_check.compare(Rendered("k", [deployment, config]), Rendered("h", [changed]))
+    same = helm.compare(Rendered("k", [deployment, config]), Rendered("h", [deployment, chart_config]))
+    differences = helm.compare(Rendered("k", [deployment, config]), Rendered("h", [changed]))
 
     assert same == []
     assert differences == [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.checks.kubernetes_server import PSS_LABELS, SERVER_VERSIONS
 from generator.control_plane import ControlPlane, local_control_plane
-from generator.server_check import PSS_LABELS, SERVER_VERSIONS
 from generator.tools import find, tool_environment
 from tests.conftest import Render
 

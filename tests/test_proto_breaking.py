@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import pytest
 
+from generator.checks.proto import check_proto
 from generator.outcome import NOTE
-from generator.proto_check import check_proto
 from generator.render import ANSWERS_FILE
 from generator.tools import run_tool
 from tests.conftest import Render, git

@@ -12,22 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from generator import consistency, kube, scanners
-from generator.argocd_check import check_argocd
+from generator import consistency, kube
 from generator.backstage import check_backstage
+from generator.checks import scanners
+from generator.checks.argocd import check_argocd
 from generator.checks.context import CheckContext
+from generator.checks.helm import check_helm
+from generator.checks.image import check_image
+from generator.checks.kubernetes_server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import check_makefile
 from generator.checks.pipelines import actionlint, has_shell_scripts, jenkins_declarative, shellcheck
+from generator.checks.prometheus_e2e import check_prometheus_e2e
+from generator.checks.prometheus_rules import check_prometheus_rules
+from generator.checks.proto import check_proto
 from generator.checks.steps import Run, command, has, on_repo, steps
 from generator.control_plane import apiserver_tool
-from generator.helm_check import check_helm
-from generator.image_check import check_image
 from generator.outcome import Outcome
-from generator.prometheus_check import check_prometheus_e2e
-from generator.prometheus_rules import check_prometheus_rules
-from generator.proto_check import check_proto
-from generator.server_check import SERVER_VERSIONS, check_kubernetes_server
 
 
 class Cost(Enum):

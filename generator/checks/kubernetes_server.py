@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import crds, kube
-from generator.argocd_check import APPLICATIONS, applications
+from generator.checks.argocd import APPLICATIONS, applications
 from generator.control_plane import apiserver_tool, local_control_plane, shared_planes
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool

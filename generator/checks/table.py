@@ -120,7 +120,7 @@ CHECKS: tuple[Check, ...] = (
         command("go", "test", "-race", "-count=1", "./..."),
         "go test -race ./...",
         # The tests of the grace period and the settings read the manifests the service is deployed with.
-        (*GO_SOURCES, *DEPLOY),
+        (*GO_SOURCES, "deploy/base/deployment.yaml", "deploy/base/config.env", "deploy/chart/values.yaml"),
         ("go",),
         Cost.BUILD,
     ),

@@ -161,11 +161,15 @@ MUTATIONS = [
         "kubernetes-consistency",
         "kube-score",
     ),
+    # A grace period shorter than the drain delay and the shutdown timeout: the Go test of the grace period, which
+    # reads the manifest, sees it too.
     mutation(
         "kubernetes-consistency",
         _regex(
             "deploy/base/deployment.yaml", r"terminationGracePeriodSeconds: \d+", "terminationGracePeriodSeconds: 30"
         ),
+        "kubernetes-consistency",
+        "go-test",
     ),
     mutation(
         "kubernetes-consistency",
@@ -426,8 +430,9 @@ MUTATIONS = [
         "prometheus-e2e",
         "prometheus-rules",
     ),
-    # SIGKILL before the drain delay and shutdown are over: consistency sees it in the manifest, image in the run.
-    mutation("image", _short_grace_period("deploy/base/deployment.yaml"), "image", "kubernetes-consistency"),
+    # SIGKILL before the drain delay and shutdown are over: consistency and the Go test see it in the manifest, image
+    # in the run.
+    mutation("image", _short_grace_period("deploy/base/deployment.yaml"), "image", "kubernetes-consistency", "go-test"),
     # A component without an owner: the Backstage catalog refuses the entity.
     mutation("backstage", _edit("catalog-info.yaml", "  owner: example\n", "")),
     # Without kustomize the chart's values.yaml is the base: the image check, consistency and the Go test read it.

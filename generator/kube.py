@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from generator import crds
-from generator.errors import ToolMissingError
+from generator.errors import GosvcError, ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool
 
@@ -43,8 +43,8 @@ class Rendered:
         return [obj for obj in self.objects if obj.get("kind") == kind]
 
 
-class RenderError(Exception):
-    """kustomize could not build a kustomization."""
+class RenderError(GosvcError):
+    """kustomize could not build a kustomization: the repository's to fix, and what a check reports."""
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import shutil
 import ssl
@@ -49,34 +48,13 @@ def apiserver_tool(kubernetes_version: str) -> str:
     return "kube-apiserver-" + ".".join(kubernetes_version.split(".")[:2])
 
 
-SHARED_PLANES_ENV = "GOSVC_CONTROL_PLANES"
-"""JSON {Kubernetes version: kubeconfig} of local control planes already running, which checks use instead of
-starting their own (`gosvc matrix` starts them once for all its variants)."""
-
-
-def shared_planes() -> dict[str, Path]:
-    """The running local control planes this process was given, by Kubernetes version."""
-    try:
-        given = json.loads(os.environ.get(SHARED_PLANES_ENV) or "{}")
-    except ValueError:
-        return {}
-    return {str(version): Path(str(path)) for version, path in given.items()} if isinstance(given, dict) else {}
-
-
 @contextmanager
-def sharing_planes(versions: Sequence[str]) -> Iterator[None]:
-    """Start a local control plane per version and give them to every check of this process."""
+def sharing_planes(versions: Sequence[str]) -> Iterator[dict[str, Path]]:
+    """A local control plane per version, running until the block ends: their kubeconfigs by version, which a
+    run of checks is given (CheckContext.planes) so that each check applies into them instead of starting its own."""
     with contextlib.ExitStack() as stack:
         planes = [stack.enter_context(local_control_plane(version)) for version in versions]
-        before = os.environ.get(SHARED_PLANES_ENV)
-        os.environ[SHARED_PLANES_ENV] = json.dumps({plane.version: str(plane.kubeconfig) for plane in planes})
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop(SHARED_PLANES_ENV, None)
-            else:
-                os.environ[SHARED_PLANES_ENV] = before
+        yield {plane.version: plane.kubeconfig for plane in planes}
 
 
 @contextmanager

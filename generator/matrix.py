@@ -24,7 +24,7 @@ from typing import Any
 
 from generator import checks
 from generator.checks.kubernetes_server import SERVER_VERSIONS
-from generator.control_plane import shared_planes, sharing_planes
+from generator.control_plane import sharing_planes
 from generator.errors import InvalidAnswerError, InvalidInputError
 from generator.render import new_project
 from generator.template import check_renderable, default_source
@@ -216,8 +216,9 @@ def run_matrix(
         return result
 
     with contextlib.ExitStack() as stack:
-        if "kubernetes-server" in {check.name for check in chosen} and not shared_planes() and not given.kube_context:
-            stack.enter_context(sharing_planes(SERVER_VERSIONS))  # started once, for every variant
+        if "kubernetes-server" in {check.name for check in chosen} and not given.planes and not given.kube_context:
+            planes = stack.enter_context(sharing_planes(SERVER_VERSIONS))  # started once, for every variant
+            given = dataclasses.replace(given, planes=planes)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=jobs))
         return list(pool.map(lambda named: one(*named), variants))
 

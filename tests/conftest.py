@@ -187,12 +187,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_planes() -> Iterator[None]:
-    """One local control plane per Kubernetes version the kubernetes-server check uses, for the whole session:
-    each check applies into namespaces of its own instead of starting its own servers. Where kube-apiserver or
-    etcd is not installed, the checks report it themselves."""
+def control_planes() -> Iterator[dict[str, Path]]:
+    """One local control plane per Kubernetes version the kubernetes-server check uses, for the whole session (their
+    kubeconfigs by version, for CheckContext.planes): each check applies into namespaces of its own instead of
+    starting its own servers. Where kube-apiserver or etcd is not installed, the checks report it themselves."""
     try:
-        with sharing_planes(SERVER_VERSIONS):
-            yield
+        with sharing_planes(SERVER_VERSIONS) as planes:
+            yield planes
     except ToolMissingError:
-        yield
+        yield {}

@@ -462,9 +462,10 @@ def test_every_check_has_a_mutation() -> None:
 
 @pytest.mark.parametrize("name", PRISTINE)
 def test_a_fresh_repository_passes_every_check(
-    pristine: dict[str, Path], name: str, result_cache: checks.ResultCache
+    pristine: dict[str, Path], name: str, result_cache: checks.ResultCache, control_planes: dict[str, Path]
 ) -> None:
-    results = checks.run_checks(checks.CheckContext.from_environment(pristine[name], cache=result_cache))
+    context = checks.CheckContext.from_environment(pristine[name], cache=result_cache, planes=control_planes)
+    results = checks.run_checks(context)
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
     assert failing == {}
@@ -472,7 +473,9 @@ def test_a_fresh_repository_passes_every_check(
 
 
 @pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
-def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Path], tmp_path: Path) -> None:
+def test_each_check_fails_on_its_mutation(
+    case: Mutation, pristine: dict[str, Path], tmp_path: Path, control_planes: dict[str, Path]
+) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine[case.repo], repo)
     case.mutate(repo)
@@ -489,7 +492,8 @@ def test_each_check_fails_on_its_mutation(case: Mutation, pristine: dict[str, Pa
     )
     relevant = [name for name in concerned if name not in SLOW_CHECKS or name in case.fails | case.passes]
     relevant += sorted(case.passes - set(relevant))
-    results = checks.run_checks(checks.CheckContext.from_environment(repo, preset=preset), relevant)
+    context = checks.CheckContext.from_environment(repo, preset=preset, planes=control_planes)
+    results = checks.run_checks(context, relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}
     assert failing == case.fails, {r.check: r.output for r in results if r.status == checks.FAIL}

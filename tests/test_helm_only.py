@@ -38,11 +38,10 @@ def test_a_helm_only_repository_holds_nothing_of_kustomize(render: Render) -> No
 
 
 @pytest.mark.slow_tools
-@pytest.mark.usefixtures("control_planes")
-def test_a_helm_only_repository_passes_every_check(render: Render) -> None:
+def test_a_helm_only_repository_passes_every_check(render: Render, control_planes: dict[str, Path]) -> None:
     project = render(HELM).dest
 
-    results = checks.run_checks(project)
+    results = checks.run_checks(checks.CheckContext.from_environment(project, planes=control_planes))
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
     assert failing == {}

@@ -287,7 +287,9 @@ SAMPLE = {
 
 
 @pytest.mark.parametrize("answers", SAMPLE.values(), ids=SAMPLE.keys())
-def test_accepted_hostile_answers_pass_every_check(answers: dict[str, str], template_repo: Path, scratch: Path) -> None:
+def test_accepted_hostile_answers_pass_every_check(
+    answers: dict[str, str], template_repo: Path, scratch: Path, control_planes: dict[str, Path]
+) -> None:
     dest = scratch / str(answers.get("service_name", "orders-api"))
     argv = [str(BIN / "gosvc"), "new", str(dest), "--defaults", "--template", str(template_repo)]
     for key, value in answers.items():
@@ -295,6 +297,6 @@ def test_accepted_hostile_answers_pass_every_check(answers: dict[str, str], temp
     made = _run(*argv)
     assert made.returncode == 0, made.stderr
 
-    results = checks.run_checks(dest)
+    results = checks.run_checks(checks.CheckContext.from_environment(dest, planes=control_planes))
 
     assert {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)} == {}

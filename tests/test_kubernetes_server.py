@@ -40,13 +40,12 @@ def _kubectl(plane: ControlPlane, *args: str, stdin: str = "") -> subprocess.Com
 
 
 def _check_in_context(repo: Path, plane: ControlPlane) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "GOSVC_CONTROL_PLANES"}
     return subprocess.run(
         [str(BIN / "gosvc"), "check", str(repo), "--only", "kubernetes-server", "--kube-context", "gosvc", "--json"],
         capture_output=True,
         text=True,
         check=False,
-        env={**env, "KUBECONFIG": str(plane.kubeconfig)},
+        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
     )
 
 

@@ -25,8 +25,8 @@ BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 
 
-def _failures(repo: Path) -> dict[str, str]:
-    results = checks.run_checks(repo)
+def _failures(repo: Path, planes: dict[str, Path]) -> dict[str, str]:
+    results = checks.run_checks(checks.CheckContext.from_environment(repo, planes=planes))
     return {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
 
 
@@ -151,10 +151,12 @@ def _bytes(quantity: str) -> int:
 
 @settings(max_examples=budget(3), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answers=valid_answers())
-def test_random_valid_answers_pass_every_check(answers: dict[str, Any], template_repo: Path) -> None:
+def test_random_valid_answers_pass_every_check(
+    answers: dict[str, Any], template_repo: Path, control_planes: dict[str, Path]
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = new_project(
             Path(folder) / answers["service_name"], answers, defaults=True, template=str(template_repo), quiet=True
         )
 
-        assert _failures(project.dest) == {}
+        assert _failures(project.dest, control_planes) == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ class CheckContext:
     """A kubeconfig context the kubernetes-server check dry-runs against, instead of local control planes."""
     preset: Path | None = None
     """The organisation preset whose locked answers the preset check holds the repository to."""
+    planes: Mapping[str, Path] = field(default_factory=dict, compare=False)
+    """Running local control planes by Kubernetes version, which the kubernetes-server check applies into instead of
+    starting its own: where the objects are applied does not change the result, so it is not in any key."""
     cache: ResultCache | None = field(default=None, compare=False)
     """Where results are kept and found by the content of what each check reads; None runs every check."""
 

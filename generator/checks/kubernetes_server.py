@@ -17,12 +17,13 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from generator import crds, kube
 from generator.checks.argocd import APPLICATIONS, applications
-from generator.control_plane import apiserver_tool, local_control_plane, shared_planes
+from generator.control_plane import apiserver_tool, local_control_plane
 from generator.outcome import Outcome
 from generator.tools import TOOLS, run_tool
 
@@ -39,8 +40,9 @@ PSS_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("e
 }
 
 
-def check_kubernetes_server(repo: Path, kube_context: str = "") -> Outcome:
-    """Every overlay applied to local control planes, or dry-run in `kube_context` when one is given."""
+def check_kubernetes_server(repo: Path, kube_context: str = "", planes: Mapping[str, Path] | None = None) -> Outcome:
+    """Every overlay dry-run in `kube_context` when one is given, or else applied to local control planes: the
+    running `planes` (kubeconfigs by Kubernetes version) where given, else planes of its own."""
     rendered, problems = kube.render_all(repo)
     overlays = kube.deployed(rendered)
     if rendered and not overlays:
@@ -56,7 +58,7 @@ def check_kubernetes_server(repo: Path, kube_context: str = "") -> Outcome:
             report += said
         report.append(f"server-side dry run against context {context}: nothing was written")
         return Outcome(not problems, "\n".join([*problems, *report]))
-    shared = shared_planes()
+    shared = planes or {}
     for version in SERVER_VERSIONS:
         label = f"kube-apiserver {TOOLS[apiserver_tool(version)].version}"
         with contextlib.ExitStack() as stack:

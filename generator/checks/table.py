@@ -90,7 +90,7 @@ def _image(context: CheckContext) -> Outcome:
 
 
 def _kubernetes_server(context: CheckContext) -> Outcome:
-    return check_kubernetes_server(context.repo, context.kube_context)
+    return check_kubernetes_server(context.repo, context.kube_context, context.planes)
 
 
 CHECKS: tuple[Check, ...] = (

@@ -174,3 +174,15 @@ def test_the_cache_command_shows_and_clears(
     assert main(["cache", "clear"]) == 0
     assert "removed 1 results" in capsys.readouterr().out
     assert ResultCache().stats().entries == 0
+
+
+def test_a_tool_that_went_missing_changes_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check whose tool is gone runs, and says so, instead of answering from a result kept when it was there."""
+    (tmp_path / "input.txt").write_text("one\n")
+    check = checks.Check("make-something", has("input.txt"), lambda _: Outcome(True), "", ("input.txt",), ("make",))
+    context = checks.CheckContext(tmp_path)
+    there = checks.key_of(check, context)
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+
+    assert checks.key_of(check, context) != there

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -50,16 +51,23 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-@functools.cache
 def tool_version(name: str) -> str:
-    """What identifies a tool's behaviour: the pinned version, or what a system tool says of itself."""
+    """What identifies a tool's behaviour: the pinned version, or what a system tool says of itself; "missing" when
+    it is not installed, so that a check whose tool went away runs, and says so, instead of answering from the cache."""
     tool = TOOLS.get(name)
+    try:
+        path = str(find(name)) if tool is not None else shutil.which(name)
+    except ToolMissingError:
+        path = None
+    if path is None:
+        return "missing"
     if tool is not None and tool.source != "system":
         return f"{tool.source}:{tool.version}:{'/'.join(tool.tags)}"
-    try:
-        path = str(find(name)) if tool is not None else name
-    except ToolMissingError:
-        return "missing"
+    return _says(path, name)
+
+
+@functools.cache
+def _says(path: str, name: str) -> str:
     flag = {"go": ["env", "GOVERSION"], "java": ["-version"]}.get(name, ["--version"])
     try:
         said = subprocess.run([path, *flag], capture_output=True, text=True, check=False, timeout=60)

@@ -357,8 +357,9 @@ CHECKS: tuple[Check, ...] = (
         has("Dockerfile"),
         _image,
         "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
-        # The build context is the repository: every file but .git can reach the image.
-        ("**/*",),
+        # What the build compiles, what the container is run with (the grace period and ports of the manifests and
+        # the answers), and what decides which files reach the build at all.
+        (*GO_SOURCES, "Dockerfile", ".dockerignore", *DEPLOY, *ANSWERS),
         ("docker", "grpc-health-probe"),
         Cost.SERVER,
         needs="a container engine",

@@ -122,7 +122,11 @@ def test_a_change_to_a_declared_input_computes_the_result_again(
         path.write_bytes(original)
     assert checks.key_of(check, context) == before, "the same contents give the same key"
     for setting in check.uses:
-        other = {"offline_standins": True, "kube_context": "elsewhere", "preset": tmp_path / "other.yml"}[setting]
+        other = {
+            "offline_standins": not context.offline_standins,
+            "kube_context": context.kube_context + "-elsewhere",
+            "preset": tmp_path / "other.yml",
+        }[setting]
         (tmp_path / "other.yml").write_text("defaults: {}\nlocked: []\n")
         changed = dataclasses.replace(context, **{setting: other})
         assert checks.key_of(check, changed) != before, f"{name}: the setting {setting} is not in its key"

@@ -12,7 +12,7 @@ import pytest
 
 from generator import checks
 from generator.checks import runner
-from generator.checks.cache import ResultCache, inputs_digest, result_key
+from generator.checks.cache import ResultCache, inputs_digest, remembered, result_key
 from generator.checks.steps import has
 from generator.cli import main
 from generator.errors import ToolMissingError
@@ -186,3 +186,19 @@ def test_a_tool_that_went_missing_changes_the_key(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
 
     assert checks.key_of(check, context) != there
+
+
+def test_a_remembered_step_is_done_once_per_content_and_only_kept_when_it_passes(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "results")
+    done: list[str] = []
+
+    def step(verdict: bool) -> Outcome:
+        done.append("ran")
+        return Outcome(verdict, "said")
+
+    assert remembered(cache, "step", b"same", (), lambda: step(True)) == Outcome(True, "said")
+    assert remembered(cache, "step", b"same", (), lambda: step(True)).passed
+    assert remembered(cache, "step", b"other", (), lambda: step(False)) == Outcome(False, "said")
+    assert remembered(cache, "step", b"other", (), lambda: step(True)).passed, "a failure was not kept"
+    assert remembered(None, "step", b"same", (), lambda: step(True)).passed
+    assert done == ["ran", "ran", "ran", "ran"]

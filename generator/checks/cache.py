@@ -21,11 +21,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import ToolMissingError
+from generator.outcome import Outcome
 from generator.tools import TOOLS, find
 
 CACHE_ENV_VAR = "GOSVC_CACHE_DIR"
@@ -111,6 +112,25 @@ def result_key(
         "settings": dict(sorted(settings)),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def remembered(
+    cache: ResultCache | None, step: str, content: bytes, tools: Iterable[str], compute: Callable[[], Outcome]
+) -> Outcome:
+    """A step of a check whose verdict depends on nothing but `content` and its tools, done once per content: its
+    pass is kept under their hash, as a check's is under its inputs' (several variants share a Makefile's install
+    recipe or an alert test suite while differing elsewhere). Without a cache it is done every time."""
+    if cache is None:
+        return compute()
+    parts = {"step": step, "code": code_version(), "tools": {name: tool_version(name) for name in sorted(tools)}}
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode() + b"\0" + content).hexdigest()
+    kept = cache.get(key)
+    if kept is not None:
+        return Outcome(True, kept)
+    outcome = compute()
+    if outcome.passed and outcome.cacheable:
+        cache.put(key, outcome.output)
+    return outcome
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from generator.checks.cache import ResultCache, remembered
 from generator.outcome import Outcome
 from generator.tools import tool_environment
 
@@ -29,9 +30,14 @@ def targets(makefile: str) -> list[str]:
     return list(dict.fromkeys([*named, *declared]))
 
 
-def check_makefile(repo: Path) -> Outcome:
+def check_makefile(repo: Path, cache: ResultCache | None = None) -> Outcome:
+    """With a `cache`, the dry run of `make tools` is done once per install recipe (the commands make expands the
+    target to), which many repositories share."""
     failures = [_expand(repo, target) for target in targets((repo / "Makefile").read_text(encoding="utf-8"))]
-    failures.append(_tools_dry_run(repo))
+    recipe = _make(repo, "-n", "tools", "TOOLS=/tools")
+    content = (recipe.stdout + recipe.stderr).encode() + str(recipe.returncode).encode()
+    dry_run = remembered(cache, "make tools", content, ("make", "go"), lambda: _tools_dry_run(repo))
+    failures.append("" if dry_run.passed else dry_run.output)
     found = [failure for failure in failures if failure]
     if found:
         return Outcome(False, "\n".join(found))
@@ -57,7 +63,7 @@ def _expand(repo: Path, target: str) -> str:
     return ""
 
 
-def _tools_dry_run(repo: Path) -> str:
+def _tools_dry_run(repo: Path) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="gosvc-make-tools-") as scratch:
         env = {**tool_environment(), "GOFLAGS": "-n", "PIP_DRY_RUN": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
         env.pop("VIRTUAL_ENV", None)
@@ -65,7 +71,7 @@ def _tools_dry_run(repo: Path) -> str:
         installed = sorted(path.name for path in (Path(scratch) / "bin").glob("*"))
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        return f"make tools (dry run) failed:\n{tail}"
+        return Outcome(False, f"make tools (dry run) failed:\n{tail}")
     if installed:
-        return f"make tools (dry run) installed {', '.join(installed)}: the dry run is not one"
-    return ""
+        return Outcome(False, f"make tools (dry run) installed {', '.join(installed)}: the dry run is not one")
+    return Outcome(True)

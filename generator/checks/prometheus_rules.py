@@ -20,17 +20,19 @@ from typing import Any
 import yaml
 
 from generator import kube
+from generator.checks.cache import ResultCache, remembered
 from generator.outcome import Outcome
 from generator.tools import run_tool
 
 ALERTS = Path("prometheus") / "alerts.yml"
 
 
-def check_prometheus_rules(repo: Path) -> Outcome:
+def check_prometheus_rules(repo: Path, cache: ResultCache | None = None) -> Outcome:
+    """With a `cache`, promtool's verdict on the same rules and tests (byte for byte) is reached once."""
     tests = sorted(path.relative_to(repo) for path in (repo / "prometheus").glob("*_test.yml"))
     if not tests:
         return Outcome(False, "prometheus/ holds no *_test.yml: the alert rules are untested")
-    outcome = _promtool(repo, ALERTS, tests)
+    outcome = _promtool(repo, ALERTS, tests, cache)
     if not outcome.passed:
         return outcome
     said = [outcome.output]
@@ -55,7 +57,7 @@ def check_prometheus_rules(repo: Path) -> Outcome:
             (copy / ALERTS).write_text(yaml.safe_dump(spec, sort_keys=False))
             for test in tests:
                 shutil.copy(repo / test, copy / test)
-            found = _promtool(copy, ALERTS, tests)
+            found = _promtool(copy, ALERTS, tests, cache)
         if not found.passed:
             problems.append(f"{where}: {found.output}")
         else:
@@ -63,7 +65,15 @@ def check_prometheus_rules(repo: Path) -> Outcome:
     return Outcome(not problems, "\n".join([*problems, *said]))
 
 
-def _promtool(repo: Path, rules: Path, tests: list[Path]) -> Outcome:
+def _promtool(repo: Path, rules: Path, tests: list[Path], cache: ResultCache | None) -> Outcome:
+    # The test files name the rule files they load: everything promtool reads is in prometheus/.
+    read = sorted(path for path in (repo / "prometheus").iterdir() if path.is_file())
+    content = b"".join(path.name.encode() + b"\0" + path.read_bytes() + b"\0" for path in read)
+    content += json.dumps([str(rules), *map(str, tests)]).encode()
+    return remembered(cache, "promtool rules", content, ("promtool",), lambda: _run_promtool(repo, rules, tests))
+
+
+def _run_promtool(repo: Path, rules: Path, tests: list[Path]) -> Outcome:
     checked = run_tool("promtool", "check", "rules", str(rules), cwd=repo)
     if checked.returncode != 0:
         return Outcome(False, (checked.stdout + checked.stderr).strip())

@@ -159,7 +159,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "makefile",
         has("Makefile"),
-        on_repo(check_makefile),
+        lambda context: check_makefile(context.repo, context.cache),
         "make -n on every target, no undefined variable; make tools run with go and pip in dry-run mode: every "
         "pinned tool resolves at its version",
         ("Makefile",),
@@ -246,7 +246,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-rules",
         has("prometheus/alerts.yml"),
-        on_repo(check_prometheus_rules),
+        lambda context: check_prometheus_rules(context.repo, context.cache),
         "promtool check rules, and test rules on every prometheus/*_test.yml; the same for the spec of every "
         "PrometheusRule rendered, which must hold the rules of prometheus/alerts.yml",
         ("prometheus/**", *DEPLOY),

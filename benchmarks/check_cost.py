@@ -34,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from generator import checks  # noqa: E402 - needs the root on sys.path
 from generator.checks.cache import CACHE_ENV_VAR, matching_files  # noqa: E402
-from generator.render import new_project  # noqa: E402
-from tests.conftest import PRISTINE, snapshot_template  # noqa: E402
+from tests.conftest import render_pristine, snapshot_template  # noqa: E402
 from tests.test_checks import GO_CHECKS, MUTATIONS, SLOW_CHECKS, _changed  # noqa: E402
 
 GO_EDIT = "internal/api/hello.go"
@@ -49,16 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gosvc-bench-") as scratch:
         work = Path(scratch)
         template = snapshot_template(work / "template")
-        repos = {
-            name: new_project(
-                work / name / "orders-api",
-                {"service_name": "orders-api", **answers},
-                defaults=True,
-                template=str(template),
-                quiet=True,
-            ).dest
-            for name, answers in PRISTINE.items()
-        }
+        repos = render_pristine(work / "pristine", template)
         report: dict[str, Any] = {}
         if not args.skip_runs:
             report["cache"] = _cache_runs(repos["github-actions"], work / "results", args.only)

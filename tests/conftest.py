@@ -130,20 +130,24 @@ PRISTINE: dict[str, dict[str, str]] = {
 """The repositories every check must pass, rendered once per session (read-only by convention: copy to mutate)."""
 
 
-@pytest.fixture(scope="session")
-def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A passing repository per CI system (the CI file is the only difference), and one per set of integrations."""
-    root = tmp_path_factory.mktemp("pristine")
+def render_pristine(root: Path, template: Path) -> dict[str, Path]:
+    """The PRISTINE repositories rendered from `template` under `root`, by name."""
     return {
         name: new_project(
             root / name / "orders-api",
             {"service_name": "orders-api", **answers},
             defaults=True,
-            template=str(template_repo),
+            template=str(template),
             quiet=True,
         ).dest
         for name, answers in PRISTINE.items()
     }
+
+
+@pytest.fixture(scope="session")
+def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A passing repository per CI system (the CI file is the only difference), and one per set of integrations."""
+    return render_pristine(tmp_path_factory.mktemp("pristine"), template_repo)
 
 
 Render = Callable[..., NewProject]

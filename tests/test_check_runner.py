@@ -85,7 +85,9 @@ def test_a_bug_is_one_row_that_names_its_log_and_the_others_still_run(table: Pat
     bug = checks.run_checks(table, ["bug", "passes"])
 
     assert [(result.check, result.status) for result in bug] == [("bug", checks.ERROR), ("passes", checks.PASS)]
-    log = Path(re.search(r"traceback in (\S+)\)", bug[0].output).group(1))  # type: ignore[union-attr]
+    pointer = re.search(r"traceback in (\S+)\)", bug[0].output)
+    assert pointer, bug[0].output
+    log = Path(pointer.group(1))
     assert "TypeError: 'NoneType' object is not subscriptable" in log.read_text()
     assert "\n" not in bug[0].output
 

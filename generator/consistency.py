@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from generator.kube import (
     render_chart,
 )
 from generator.outcome import Outcome
-from generator.render import read_answers
 
 BUILD_FAILED = "does not build"
 SHUTDOWN_MARGIN_SECONDS = 5
@@ -58,9 +57,8 @@ _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def check_consistency(repo: Path) -> Outcome:
-    """Every kustomization's agreements, and the base's with the answers."""
-    answers = read_answers(repo)
+def check_consistency(repo: Path, answers: Mapping[str, Any]) -> Outcome:
+    """Every kustomization's agreements, and the base's with the `answers` of the repository."""
     served = probe_targets(repo)
     rendered, problems = render_all(repo)
     for kustomization in rendered:
@@ -424,7 +422,7 @@ def _seconds(duration: str) -> float | None:
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
-def _matches_answers(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
+def _matches_answers(base: Rendered, answers: Mapping[str, Any]) -> Iterator[str]:
     deployment = base.of_kind("Deployment")[0] if base.of_kind("Deployment") else None
     if deployment is None:
         return
@@ -499,7 +497,7 @@ def _grpc_service_matches(base: Rendered) -> Iterator[str]:
             yield f"Service port {port.get('name')} of gRPC has appProtocol {port.get('appProtocol')}, not grpc"
 
 
-def _tracing_matches(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
+def _tracing_matches(base: Rendered, answers: Mapping[str, Any]) -> Iterator[str]:
     settings = {key: value for obj in base.of_kind("ConfigMap") for key, value in obj.get("data", {}).items()}
     endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if answers.get("tracing", "off") == "otlp":
@@ -509,7 +507,7 @@ def _tracing_matches(base: Rendered, answers: dict[str, Any]) -> Iterator[str]:
         yield f"tracing is off but the ConfigMap sets {', '.join(otel)}"
 
 
-def _monitoring_matches(base: Rendered, deployment: dict[str, Any], answers: dict[str, Any]) -> Iterator[str]:
+def _monitoring_matches(base: Rendered, deployment: dict[str, Any], answers: Mapping[str, Any]) -> Iterator[str]:
     monitoring = answers.get("monitoring", "annotations")
     annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations") or {}
     if monitoring != "prometheus-operator" and answers.get("metrics_port") is not None:

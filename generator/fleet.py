@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from generator import git, journal
+from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.errors import GosvcError, InvalidInputError, one_line
 from generator.preset import Preset, drift
-from generator.render import ANSWERS_FILE, read_answers
 from generator.template import default_source
 from generator.update import EXIT_CONFLICTS, is_up_to_date, load_project, target_version
 

@@ -14,15 +14,15 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from generator.engine import Engine, EngineCommandError
 from generator.errors import GosvcError
 from generator.processes import http_get
-from generator.render import read_answers
 from generator.standins import BaseImage, BaseImages
 from generator.tools import find
 
@@ -289,17 +289,15 @@ def serve_and_probe(
     )
 
 
-def service_ports(project: Path) -> tuple[int | None, int]:
+def service_ports(answers: Mapping[str, Any]) -> tuple[int | None, int]:
     """The HTTP API port (None when the service serves gRPC alone) and the metrics port of a generated service,
-    from its answers file."""
-    answers = read_answers(project)
+    from its answers."""
     http_port = None if answers.get("api", "http") == "grpc" else int(answers.get("http_port", 8080))
     return http_port, int(answers.get("metrics_port", 9102))
 
 
-def grpc_port(project: Path) -> int | None:
-    """The gRPC port of a generated service that serves gRPC, from its answers file; else None."""
-    answers = read_answers(project)
+def grpc_port(answers: Mapping[str, Any]) -> int | None:
+    """The gRPC port of a generated service that serves gRPC, from its answers; else None."""
     return int(answers.get("grpc_port", 50051)) if answers.get("api", "http") != "http" else None
 
 

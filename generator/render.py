@@ -15,14 +15,13 @@ from copier import run_copy
 from copier.errors import CopierError
 
 from generator.answers import coerce
+from generator.answers_file import read_answers
 from generator.copier_errors import as_gosvc_error
 from generator.errors import InvalidInputError
 from generator.preset import load_preset, with_preset
 from generator.template import check_renderable, default_source, load_questions, local_path
 from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
-from generator.yamlfile import load_mapping
 
-ANSWERS_FILE = ".copier-answers.yml"
 STAGING_PREFIX = ".gosvc-new-"
 """Name prefix of the folder a repository is rendered in before it moves into place."""
 
@@ -84,11 +83,6 @@ def new_project(
         except (CopierError, ValueError) as error:
             raise as_gosvc_error(error) from error
     return NewProject(dest=dest, answers=read_answers(dest))
-
-
-def read_answers(project: Path) -> dict[str, Any]:
-    """The answers file of a generated repository."""
-    return load_mapping(project / ANSWERS_FILE, "answers file")
 
 
 def absolute(path: Path) -> Path:

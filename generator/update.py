@@ -36,9 +36,9 @@ from plumbum import local
 
 from generator import consistency, git, journal, kube, signals
 from generator.answers import coerce
+from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.copier_errors import as_gosvc_error
 from generator.errors import GosvcError, InvalidInputError, shown_value
-from generator.render import ANSWERS_FILE, read_answers
 from generator.template import TemplateConfig, load_config, local_path, team_owned_matcher
 from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
 

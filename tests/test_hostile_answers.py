@@ -158,13 +158,14 @@ def retyped_answers(repo: Path, answer: str, baseline: Path | None = None) -> li
     return [place for place in found if place not in constants]
 
 
-def go_problems(repo: Path) -> list[str]:
-    problems = []
-    for argv in (["gofmt", "-l", "."], ["go", "vet", "./..."], ["go", "build", "./..."]):
-        result = _run(*argv, cwd=repo)
-        if result.returncode != 0 or (argv[0] == "gofmt" and result.stdout.strip()):
-            problems.append(f"{' '.join(argv)}: {result.stdout}{result.stderr}")
-    return problems
+GO_CHECKS = ["gofmt", "go-vet", "go-build"]
+
+
+def go_problems(repo: Path, cache: checks.ResultCache) -> list[str]:
+    """What gofmt, go vet and go build find in `repo`: through the checks and the suite's result cache, so that the
+    many answers that leave the Go code as another answer left it are not compiled again."""
+    results = checks.run_checks(checks.CheckContext(repo, cache=cache), GO_CHECKS)
+    return [f"{result.check}: {result.output}" for result in results if result.status != checks.PASS]
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], question: str, whe
 @settings(max_examples=budget(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=hostile_answers())
 def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(
-    case: tuple[str, str], template_repo: Path, baseline: Path, scratch: Path
+    case: tuple[str, str], template_repo: Path, baseline: Path, scratch: Path, result_cache: checks.ResultCache
 ) -> None:
     question, value = case
     run_root = Path(tempfile.mkdtemp(dir=scratch))
@@ -225,14 +226,14 @@ def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(
 
     if question in FREE_TEXT:
         assert retyped_answers(dest, value, baseline) == []
-    assert go_problems(dest) == []
+    assert go_problems(dest, result_cache) == []
     if updated.returncode == 2 and "files you own still hold" in updated.stderr:
         assert fingerprint(updated_project) == before  # a name the team's own files use: refused, untouched
         return
     assert updated.returncode == 0, updated.stderr[-2000:]
     if question in FREE_TEXT:
         assert retyped_answers(updated_project, value, baseline) == []
-    assert go_problems(updated_project) == []
+    assert go_problems(updated_project, result_cache) == []
 
 
 def test_retyped_answers_finds_an_answer_yaml_reads_as_another_type(tmp_path: Path) -> None:
@@ -288,7 +289,11 @@ SAMPLE = {
 
 @pytest.mark.parametrize("answers", SAMPLE.values(), ids=SAMPLE.keys())
 def test_accepted_hostile_answers_pass_every_check(
-    answers: dict[str, str], template_repo: Path, scratch: Path, control_planes: dict[str, Path]
+    answers: dict[str, str],
+    template_repo: Path,
+    scratch: Path,
+    control_planes: dict[str, Path],
+    result_cache: checks.ResultCache,
 ) -> None:
     dest = scratch / str(answers.get("service_name", "orders-api"))
     argv = [str(BIN / "gosvc"), "new", str(dest), "--defaults", "--template", str(template_repo)]
@@ -297,6 +302,6 @@ def test_accepted_hostile_answers_pass_every_check(
     made = _run(*argv)
     assert made.returncode == 0, made.stderr
 
-    results = checks.run_checks(checks.CheckContext.from_environment(dest, planes=control_planes))
+    results = checks.run_checks(checks.CheckContext.from_environment(dest, planes=control_planes, cache=result_cache))
 
     assert {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)} == {}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.answers_file import read_answers
 from generator.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
 from generator.errors import GosvcError
 from generator.images import (
@@ -112,7 +113,7 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, None)
     try:
-        served = serve_and_probe(engine, tag, *service_ports(project))
+        served = serve_and_probe(engine, tag, *service_ports(read_answers(project)))
     except GosvcError as error:
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, served)

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from generator import crds, kube
+from generator.checks.context import CheckContext
 from generator.outcome import Outcome
-from generator.render import read_answers
 
 APPLICATIONS = Path(kube.DEPLOY) / "argocd"
 """The folder of the Applications, relative to the repository."""
@@ -35,8 +35,8 @@ def applications(repo: Path) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def check_argocd(repo: Path) -> Outcome:
-    answers = read_answers(repo)
+def check_argocd(context: CheckContext) -> Outcome:
+    repo, answers = context.repo, context.answers
     found = applications(repo)
     problems: list[str] = []
     covered: set[str] = set()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from generator.answers_file import read_answers
 from generator.checks.cache import ResultCache
 from generator.preset import preset_path
 from generator.standins import offline_standins
@@ -30,6 +32,12 @@ class CheckContext:
     starting its own: where the objects are applied does not change the result, so it is not in any key."""
     cache: ResultCache | None = field(default=None, compare=False)
     """Where results are kept and found by the content of what each check reads; None runs every check."""
+
+    @cached_property
+    def answers(self) -> dict[str, Any]:
+        """The repository's answers file, read once for every check of the run (read-only by convention); a
+        missing or unreadable one fails each check that reads it, with the reason."""
+        return read_answers(self.repo)
 
     @classmethod
     def from_environment(cls, repo: Path, **given: Any) -> CheckContext:

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from generator import kube
+from generator.checks.context import CheckContext
 from generator.engine import find_engine
 from generator.errors import GosvcError
 from generator.images import (
@@ -32,11 +33,11 @@ from generator.standins import BaseImages
 _NUMERIC_USER = re.compile(r"(?P<uid>[0-9]+)(:[0-9]+)?")
 
 
-def check_image(repo: Path, *, offline_standins: bool = False) -> Outcome:
-    """With `offline_standins`, nothing is pulled: the base images are local images or stand-ins."""
+def check_image(context: CheckContext) -> Outcome:
+    """With `context.offline_standins`, nothing is pulled: the base images are local images or stand-ins."""
     engine = find_engine()
-    base_images = BaseImages(engine, standins=offline_standins)
-    repo = repo.resolve()
+    base_images = BaseImages(engine, standins=context.offline_standins)
+    repo, answers = context.repo.resolve(), context.answers
     name = re.sub(r"[^a-z0-9]+", "-", repo.name.lower()).strip("-")[:100] or "service"
     tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder
     grace, grace_source = _grace_period(repo)
@@ -44,7 +45,9 @@ def check_image(repo: Path, *, offline_standins: bool = False) -> Outcome:
     try:
         built = build_image(engine, repo, tag, base_images=base_images)
         report += _describe_build(built)
-        served = serve_and_probe(engine, tag, *service_ports(repo), grace_seconds=grace, grpc_port=grpc_port(repo))
+        served = serve_and_probe(
+            engine, tag, *service_ports(answers), grace_seconds=grace, grpc_port=grpc_port(answers)
+        )
     except GosvcError as error:
         return Outcome(False, "\n".join([str(error), *report]))
     finally:
@@ -61,8 +64,8 @@ def check_image(repo: Path, *, offline_standins: bool = False) -> Outcome:
         f"{', '.join(sorted(set(served.process_uids))) or 'none'}"
     )
     if served.grpc_health:
-        answers = (f"{service or 'server'} {said}" for service, said in served.grpc_health)
-        report.append("gRPC health: " + ", ".join(answers))
+        said = (f"{service or 'server'} {status}" for service, status in served.grpc_health)
+        report.append("gRPC health: " + ", ".join(said))
     report.append(
         f"SIGTERM: exit code {served.exit_code} after {served.stop_seconds:.1f}s "
         f"(grace period {grace}s, {grace_source})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from generator.checks.context import CheckContext
 from generator.outcome import Outcome
 from generator.preset import drift, load_preset
-from generator.render import read_answers
 
 
 def preset_given(context: CheckContext) -> bool:
@@ -17,6 +16,6 @@ def keeps_locked_answers(context: CheckContext) -> Outcome:
     if context.preset is None:
         return Outcome(True, "no preset given")
     preset = load_preset(context.preset)
-    found = drift(preset, read_answers(context.repo))
+    found = drift(preset, context.answers)
     said = found.describe(preset) or [f"the answers keep every answer of the preset {preset.path}"]
     return Outcome(not found.locked, "\n".join(said))

@@ -48,7 +48,7 @@ import secrets
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -58,11 +58,11 @@ from typing import Any
 import yaml
 
 from generator import kube
+from generator.checks.context import CheckContext
 from generator.collector import is_ready, start_collector, wait_for_trace
 from generator.images import grpc_health, grpc_port, service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
-from generator.render import read_answers
 from generator.tools import TOOLS, find, run_tool, tool_environment
 
 CONFIG = Path("prometheus") / "prometheus.yml"
@@ -115,26 +115,29 @@ class ScrapePlan:
     """The intervals changed to INTERVAL."""
 
 
-def check_prometheus_e2e(repo: Path) -> Outcome:
+def check_prometheus_e2e(context: CheckContext) -> Outcome:
     report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gosvc-prometheus-") as folder, contextlib.ExitStack() as servers:
         scratch = Path(folder)
         try:
-            _run_scenario(repo.resolve(), scratch, servers, report)
+            _run_scenario(context.repo.resolve(), context.answers, scratch, servers, report)
         except E2EFailure as failure:
             return Outcome(False, "\n".join([str(failure), *report]))
     return Outcome(True, "\n".join(report))
 
 
-def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, report: list[str]) -> None:
+def _run_scenario(
+    repo: Path, answers: Mapping[str, Any], scratch: Path, servers: contextlib.ExitStack, report: list[str]
+) -> None:
     if not (repo / CONFIG).is_file():
         raise E2EFailure(f"no {CONFIG}: nothing tells Prometheus to scrape the service")
-    serves_http = service_ports(repo)[0] is not None
+    http_port, service_metrics_port = service_ports(answers)
+    serves_http = http_port is not None
     routes = _api_routes(repo) if serves_http else {}
     api_port, metrics_port = free_port() if serves_http else None, free_port()
-    rpc_port = free_port() if grpc_port(repo) else None
+    rpc_port = free_port() if grpc_port(answers) else None
     prometheus_port = free_port()
-    plan = _adapt_config(repo, service_ports(repo)[1], f"127.0.0.1:{metrics_port}", f"127.0.0.1:{prometheus_port}")
+    plan = _adapt_config(repo, service_metrics_port, f"127.0.0.1:{metrics_port}", f"127.0.0.1:{prometheus_port}")
     scaled, critical_for = _write_rules(repo, scratch / "config", plan)
     (scratch / "config" / CONFIG.name).write_text(json.dumps(plan.config))
     settings = _settings(repo)
@@ -218,7 +221,7 @@ def _run_scenario(repo: Path, scratch: Path, servers: contextlib.ExitStack, repo
     exit_status = service.stop()
     report.append(f"service stopped by SIGTERM: exit status {exit_status} after {time.time() - terminated:.1f}s")
     if collector:
-        report.append(_spans_received(collector, trace_id, traced, str(read_answers(repo).get("service_name", ""))))
+        report.append(_spans_received(collector, trace_id, traced, str(answers.get("service_name", ""))))
     report.append(_page_after_stop(base, critical_for, terminated))
 
 

@@ -43,9 +43,9 @@ from pathlib import Path
 import yaml
 
 from generator import git
+from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.errors import GosvcError, one_line
 from generator.outcome import NOTE, Outcome
-from generator.render import ANSWERS_FILE, read_answers
 from generator.tools import find, run_tool
 
 GENERATED = Path("internal") / "gen"

@@ -86,7 +86,7 @@ def _promtool_config(context: CheckContext) -> Outcome:
 
 
 def _image(context: CheckContext) -> Outcome:
-    return check_image(context.repo, offline_standins=context.offline_standins)
+    return check_image(context)
 
 
 def _kubernetes_server(context: CheckContext) -> Outcome:
@@ -203,7 +203,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "kubernetes-consistency",
         has("deploy"),
-        on_repo(consistency.check_consistency),
+        lambda context: consistency.check_consistency(context.repo, context.answers),
         "selectors, probes, ports and autoscaling agree with the answers",
         (*DEPLOY, *ANSWERS, *GO_SOURCES, "Dockerfile", "prometheus/**"),
         ("kubectl", "helm"),
@@ -211,7 +211,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "argocd",
         has("deploy/argocd"),
-        on_repo(check_argocd),
+        check_argocd,
         "each Argo CD Application strictly against Argo CD's published definition; one per environment, deploying "
         "a source path the repository holds into the namespace it renders, with the answers' repository and sync",
         (*DEPLOY, *ANSWERS),
@@ -343,7 +343,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-e2e",
         has("prometheus/prometheus.yml", "go.mod"),
-        on_repo(check_prometheus_e2e),
+        check_prometheus_e2e,
         "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
         "by route pattern, no page while up, a critical alert pending then firing once the service stops",
         (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWERS, "proto/**"),

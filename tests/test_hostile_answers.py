@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from generator import checks
-from tests.conftest import budget, git
+from tests.conftest import budget
 from tests.rules import DEFAULTS
-from tests.template_versions import commit_all, fingerprint
+from tests.template_versions import fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 
@@ -174,8 +174,6 @@ def baseline(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     dest = tmp_path_factory.mktemp("baseline") / "orders-api"
     result = _run(str(BIN / "gosvc"), "new", str(dest), "--defaults", "--template", str(template_repo))
     assert result.returncode == 0, result.stderr
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "generated")
     return dest
 
 
@@ -196,6 +194,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], question: str, whe
 
 @settings(max_examples=budget(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=hostile_answers())
+@example(case=("organization", "1e5"))  # text YAML 1.2 reads as a number, which the answers file once wrote plain
 def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(
     case: tuple[str, str], template_repo: Path, baseline: Path, scratch: Path, result_cache: checks.ResultCache
 ) -> None:

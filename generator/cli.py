@@ -125,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--template", metavar="SRC", help="template git URL or path (default: this gosvc's clone)")
     new.add_argument("--vcs-ref", metavar="REF", help="template git ref to render (default: newest version tag)")
     _add_preset(new, "start from the answers of this organisation preset; its locked answers cannot be changed")
+    new.add_argument(
+        "--no-git",
+        action="store_true",
+        help="leave DEST without a git repository (default: git init and a first commit holding every file, "
+        "unless DEST is inside another git repository)",
+    )
     new.add_argument("--json", action="store_true", help="print the result as JSON")
     new.set_defaults(handler=_new)
 
@@ -212,6 +218,7 @@ def _new(args: argparse.Namespace) -> int:
         vcs_ref=args.vcs_ref,
         quiet=args.json,
         preset=preset_path(args.preset),
+        git_repository=not args.no_git,
     )
     seconds = round(time.monotonic() - started, 2)
     public = {key: value for key, value in project.answers.items() if not key.startswith("_")}
@@ -221,12 +228,23 @@ def _new(args: argparse.Namespace) -> int:
                 "dest": str(project.dest),
                 "template": project.answers.get("_src_path"),
                 "commit": project.template_commit,
+                "first_commit": project.commit,
+                "inside_repository": str(project.within) if project.within else None,
                 "answers": public,
                 "seconds": seconds,
             }
         )
-    else:
-        print(f"Created {public.get('service_name')} in {project.dest} ({seconds}s)")
+        return 0
+    print(f"Created {public.get('service_name')} in {project.dest} ({seconds}s)")
+    if project.commit:
+        author = (
+            ", as gosvc: git knows no user here (git commit --amend --reset-author makes it yours)"
+            if project.committed_as_gosvc
+            else ""
+        )
+        print(f"git: the generated files are the first commit, {project.commit[:12]} on main{author}")
+    elif project.within:
+        print(f"git: inside the repository {project.within}, which gosvc leaves to you to commit to")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The few git operations that updates need: is it clean, what changed, put it back."""
+"""The few git operations gosvc needs: a new repository's first commit, and for updates: is it clean, what changed,
+put it back."""
 
 from __future__ import annotations
 
@@ -65,6 +66,42 @@ def _reason(stderr: str) -> str:
         if line.startswith(("fatal: ", "error: ")):
             return line.split(": ", 1)[1]
     return lines[-1] if lines else ""
+
+
+FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "gosvc", "GIT_AUTHOR_EMAIL": "gosvc@localhost"}
+"""Who makes a new repository's first commit when git knows no user on this machine."""
+
+
+def enclosing_work_tree(folder: Path) -> Path | None:
+    """The root of the git work tree `folder` lies in, or None when it lies in none."""
+    try:
+        return Path(run(folder, "rev-parse", "--show-toplevel").strip())
+    except DubiousOwnershipError:
+        raise
+    except GitError:
+        return None
+
+
+def first_commit(repo: Path, message: str) -> tuple[str, bool]:
+    """Make `repo` a git repository on branch main holding every file in one commit: (the commit, whether it was
+    made under FALLBACK_IDENTITY because git knows no user here). The user's hooks do not run: the files are
+    what gosvc generated, and a hook that fails or asks must not leave half a repository."""
+    run(repo, "init", "--quiet", "--initial-branch=main")
+    run(repo, "add", "--all")
+    fallback = not _knows_user(repo)
+    identity = FALLBACK_IDENTITY if fallback else {}
+    environment = {**identity, **{key.replace("AUTHOR", "COMMITTER"): value for key, value in identity.items()}}
+    run(repo, "commit", "--quiet", "--no-verify", "--message", message, env=environment)
+    return run(repo, "rev-parse", "HEAD").strip(), fallback
+
+
+def _knows_user(repo: Path) -> bool:
+    if os.environ.get("GIT_AUTHOR_EMAIL") and os.environ.get("GIT_COMMITTER_EMAIL"):
+        return True
+    try:
+        return bool(run(repo, "config", "user.name").strip() and run(repo, "config", "user.email").strip())
+    except GitError:
+        return False
 
 
 def toplevel(path: Path) -> Path:

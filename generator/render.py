@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -11,15 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from copier import run_copy
 from copier.errors import CopierError
 
+from generator import git
 from generator.answers import coerce
-from generator.answers_file import read_answers
+from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.copier_errors import as_gosvc_error
-from generator.errors import InvalidInputError
+from generator.errors import GosvcError, InvalidInputError
 from generator.preset import load_preset, with_preset
-from generator.template import check_renderable, default_source, load_questions, local_path
+from generator.template import (
+    canonical_source,
+    check_published,
+    check_renderable,
+    default_source,
+    load_questions,
+    local_path,
+)
 from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
 
 STAGING_PREFIX = ".gosvc-new-"
@@ -32,6 +43,12 @@ class NewProject:
 
     dest: Path
     answers: dict[str, Any]
+    commit: str | None = None
+    """The repository's first commit; None when it has no git repository of its own (see `within`)."""
+    committed_as_gosvc: bool = False
+    """git knows no user on this machine: the first commit is gosvc's (git.FALLBACK_IDENTITY)."""
+    within: Path | None = None
+    """The git work tree DEST was made in (a monorepo), which gosvc leaves to its owner to commit to."""
 
     @property
     def template_commit(self) -> str | None:
@@ -47,6 +64,7 @@ def new_project(
     vcs_ref: str | None = None,
     quiet: bool = False,
     preset: Path | None = None,
+    git_repository: bool = True,
 ) -> NewProject:
     """Render the template into `dest`, which must not exist or be empty.
 
@@ -54,12 +72,18 @@ def new_project(
     when everything succeeded, so a failure leaves `dest` exactly as it was. An
     existing empty `dest` (the current folder, a mount point) is filled in place:
     it keeps its inode, owner and mode.
+
+    The answers file records the template by a location any clone can update from (`canonical_source`). With
+    `git_repository`, `dest` becomes a git repository holding the generated files in a first commit, which every
+    update starts from; unless it lies inside another git work tree, whose owner commits it there.
     """
     dest = absolute(dest)
     source = template or default_source()
     check_renderable(source, vcs_ref)
+    recorded = canonical_source(source)
     with _writing(dest.parent):
         _refuse_inside_template(dest, source)
+    within = git.enclosing_work_tree(_existing_ancestor(dest)) if git_repository else None
     questions = load_questions(source, vcs_ref)
     answers = coerce(questions, data)
     offered: dict[str, Any] = {"service_name": dest.name}
@@ -82,7 +106,26 @@ def new_project(
                 )
         except (CopierError, ValueError) as error:
             raise as_gosvc_error(error) from error
-    return NewProject(dest=dest, answers=read_answers(dest))
+        check_published(source, str(read_answers(staging).get("_commit", "")))
+        _record_source(staging, recorded)
+        first = None
+        if git_repository and within is None:
+            first = git.first_commit(staging, f"Generate {dest.name} from the gosvc template")
+    commit, as_gosvc = first or (None, False)
+    return NewProject(dest, read_answers(dest), commit, as_gosvc, within)
+
+
+def _record_source(repo: Path, recorded: str) -> None:
+    """Write `recorded` as the template source of the answers file Copier wrote in `repo`."""
+    if read_answers(repo).get("_src_path") == recorded:
+        return
+    answers = repo / ANSWERS_FILE
+    text = answers.read_text(encoding="utf-8")
+    line = yaml.safe_dump({"_src_path": recorded}, width=math.inf).strip()
+    rewritten, count = re.subn(r"^_src_path: .*$", lambda _: line, text, count=1, flags=re.M)
+    if count != 1:
+        raise GosvcError(f"the answers file Copier wrote has no _src_path line:\n{text}")
+    answers.write_text(rewritten, encoding="utf-8")
 
 
 def absolute(path: Path) -> Path:

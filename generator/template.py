@@ -77,6 +77,43 @@ def local_path(source: str) -> Path | None:
         raise TemplateSourceError(f"cannot find the template at {source}: {error}") from error
 
 
+def canonical_source(source: str) -> str:
+    """What the answers file records as the template's source: a location every clone of the service can update
+    from. A template given by URL is that URL; a local clone is recorded by its git remote (`origin`, or its only
+    remote), never by its path on this machine, which no other machine or checkout can reach."""
+    folder = local_path(source)
+    if folder is None:
+        return source
+    remotes = _git(folder, "remote").stdout.split()
+    name = "origin" if "origin" in remotes else remotes[0] if len(remotes) == 1 else None
+    if name is None:
+        having = f"remotes {', '.join(remotes)} but none named origin" if remotes else "no git remote"
+        raise TemplateSourceError(
+            f"the template at {folder} has {having}: its path on this machine is all the answers file could record, "
+            "and no other machine or checkout could update the service from it; give the template clone its URL "
+            f"(`git -C {folder} remote add origin URL`) or pass the URL with --template"
+        )
+    url = _git(folder, "remote", "get-url", name).stdout.strip()
+    remote_folder = local_path(url) if url else None
+    if remote_folder is not None and not Path(url.removeprefix("file://")).expanduser().is_absolute():
+        return str((folder / url).resolve())  # a remote given relative to the clone
+    return url
+
+
+def check_published(source: str, version: str) -> None:
+    """Refuse a template version that the remote recorded for a local clone lacks, as far as the clone knows (its
+    remote-tracking branches): a service made from an unpushed commit could never be updated from the remote."""
+    folder = local_path(source)
+    if folder is None or not version:
+        return
+    commit = _git(folder, "rev-parse", "--verify", "--quiet", f"{version}^{{commit}}").stdout.strip()
+    if commit and not _git(folder, "branch", "--remotes", "--contains", commit).stdout.strip():
+        raise TemplateSourceError(
+            f"the template version {version} of {folder} is on no branch of its remote (as far as this clone has "
+            "fetched): a service made from it could not be updated from there; push it (git push) and try again"
+        )
+
+
 def check_renderable(source: str, vcs_ref: str | None) -> None:
     """Refuse a local template that would give a repository no later update can use.
 

@@ -85,11 +85,7 @@ def snapshot_template(dest: Path, tag: str = "v1.0.0") -> Path:
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "template release")
-    git(dest, "tag", tag)
-    return dest
+    return _release(dest, tag)
 
 
 def snapshot_commit(dest: Path, commit: str, tag: str = "v1.0.0") -> Path:
@@ -97,10 +93,18 @@ def snapshot_commit(dest: Path, commit: str, tag: str = "v1.0.0") -> Path:
     dest.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", commit], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return _release(dest, tag)
+
+
+def _release(dest: Path, tag: str) -> Path:
+    """The files at `dest` committed in a new git repository and tagged `tag`. Its remote is itself: the location
+    a repository generated from it records, as a clone of a template records its URL."""
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", f"template release {tag}")
     git(dest, "tag", tag)
+    git(dest, "remote", "add", "origin", str(dest))
+    git(dest, "fetch", "-q", "origin")
     return dest
 
 

@@ -114,8 +114,6 @@ def make_team_project(template: Path, dest: Path, version: str = "v1.0.0") -> Pa
 def generate(template: Path, dest: Path, version: str, data: dict[str, Any] | None = None) -> Path:
     answers = {"service_name": SERVICE, **(data or {})}
     new_project(dest, answers, defaults=True, template=str(template), vcs_ref=version, quiet=True)
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, f"generated from the template {version}")
     return dest
 
 
@@ -201,3 +199,4 @@ def _release(repo: Path, tag: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"template release {tag}")
     git(repo, "tag", "-f", tag)
+    git(repo, "fetch", "-q", "origin")  # the release is on the remote the generated repositories record

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HANG_GUARD_SECONDS, git
+from tests.conftest import HANG_GUARD_SECONDS
 from tests.template_versions import commit_all
 
 GOSVC = str(Path(sys.executable).parent / "gosvc")
@@ -215,8 +215,6 @@ def test_a_template_clone_owned_by_someone_else_is_named_as_such(template_repo: 
 def generated(template_repo: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "repos" / "orders-api"
     assert gosvc("new", str(dest), "--defaults", "--template", str(template_repo)).returncode == 0
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "generated")
     return dest
 
 

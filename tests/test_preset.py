@@ -13,7 +13,6 @@ import pytest
 
 from generator.answers_file import read_answers
 from generator.preset import drift, load_preset, with_preset
-from tests.conftest import git
 from tests.test_cli_errors import assert_one_line_error, gosvc
 
 PRESET = """\
@@ -109,10 +108,6 @@ def test_a_service_that_drifted_shows_in_check_and_fleet_status(
     assert gosvc(*_new(template_repo, kept, "--preset", str(preset))).returncode == 0
     drifted = fleet / "orders"  # made before the preset existed: GitHub Actions and ghcr.io
     assert gosvc(*_new(template_repo, drifted, "--data", "base_image=alpine")).returncode == 0
-    for repo in (kept, drifted):
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "generated")
 
     checked = gosvc("check", str(drifted), "--only", "preset", "--preset", str(preset), "--json")
     clean = gosvc("check", str(kept), "--only", "preset", "--preset", str(preset), "--json")

@@ -42,7 +42,7 @@ BREAKING = {"rpc renamed": RPC_RENAMED, "field removed": FIELD_REMOVED}
 
 @pytest.fixture
 def repo(render: Render) -> Path:
-    return render({"api": "grpc"}).dest
+    return render({"api": "grpc"}, git_repository=False).dest  # each test makes the git state it is about
 
 
 def _break(repo: Path, change: Change) -> str:

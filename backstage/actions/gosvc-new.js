@@ -54,7 +54,8 @@ const gosvcNewAction = createTemplateAction({
     if (path.relative(ctx.workspacePath, target).startsWith('..')) {
       throw new Error(`targetPath ${ctx.input.targetPath} is outside the workspace`);
     }
-    const args = ['new', target, '--defaults', '--json', ...dataArguments(ctx.input.answers)];
+    // The template's publish step makes the repository and its first commit: gosvc makes none of its own.
+    const args = ['new', target, '--defaults', '--json', '--no-git', ...dataArguments(ctx.input.answers)];
     if (ctx.input.template) args.push('--template', ctx.input.template);
     if (ctx.input.vcsRef) args.push('--vcs-ref', ctx.input.vcsRef);
     ctx.logger.info(`gosvc ${args.join(' ')}`);

@@ -1,0 +1,101 @@
+"""The generated pipeline, run as the pipeline runs it: each CI system's steps, read from its pipeline file and run
+in order in a fresh repository with the network a pipeline has here (the Go module proxy, PyPI).
+
+What the file-level checks cannot see shows here: a `make tools` that cannot install (every new repository's
+first push was red on one), a target that needs a tool nothing installs, a step that passes lint but fails when run.
+Each step that cannot run on this machine is printed with the reason at the end of the test output.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator import tools
+from tests.conftest import git
+from tests.pipeline_steps import PIPELINE_FILES, RULES, Step, pipeline_steps, rule_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # make tools compiles promtool, as gosvc's Prometheus build
+
+STEP_TIMEOUT = 900
+"""Seconds a step may take: `make tools` compiles promtool on a machine whose Go build cache is empty."""
+
+RUN_ON = {
+    "github-actions": "github-actions",
+    "gitlab-ci": "gitlab-ci",
+    "jenkins": "jenkins",
+    "integrations": "github-actions",
+}
+"""The pristine repositories whose pipelines run, by their CI system: one per CI system, and the one with every
+integration (gRPC beside HTTP, the chart beside the overlays), whose pipeline adds the API's and the chart's steps."""
+
+
+class _NotRunHere:
+    """The steps no test could run on this machine, printed at the end of the test output."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("pipeline steps not run on this machine")
+            for line in dict.fromkeys(self.lines):
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def not_run_here(request: pytest.FixtureRequest) -> _NotRunHere:
+    report = _NotRunHere()
+    request.config.pluginmanager.register(report, "gosvc-pipeline-steps")
+    return report
+
+
+@pytest.mark.parametrize("name", list(RUN_ON))
+def test_every_step_of_the_pipeline_meets_a_rule(pristine: dict[str, Path], name: str) -> None:
+    steps = pipeline_steps(pristine[name], RUN_ON[name])
+
+    assert [step for step in steps if rule_for(step) is None] == []
+    assert any(rule_for(step) == RULES[0] for step in steps), "the reader finds `make tools` in the pipeline"
+
+
+def test_a_step_no_rule_covers_is_found(pristine: dict[str, Path], tmp_path: Path) -> None:
+    repo = shutil.copytree(pristine["github-actions"], tmp_path / "repo", symlinks=True)
+    workflow = repo / PIPELINE_FILES["github-actions"]
+    text = workflow.read_text()
+    workflow.write_text(text.replace("run: make tools\n", "run: make tools\n      - run: make deploy\n", 1))
+
+    uncovered = [step for step in pipeline_steps(repo, "github-actions") if rule_for(step) is None]
+
+    assert uncovered == [Step("manifests", "make deploy")]
+
+
+@pytest.mark.parametrize("name", list(RUN_ON))
+def test_the_pipeline_steps_pass_when_run(
+    pristine: dict[str, Path], name: str, tmp_path: Path, not_run_here: _NotRunHere
+) -> None:
+    repo = shutil.copytree(pristine[name], tmp_path / "orders-api", symlinks=True)
+    ran = []
+    for step in pipeline_steps(repo, RUN_ON[name]):
+        rule = rule_for(step)
+        assert rule is not None, step
+        if rule.not_here:
+            not_run_here.lines.append(f"{RUN_ON[name]} {step.job}: {step.command[:70]} ({rule.not_here})")
+            continue
+        command = rule.instead or step.command
+        finished = subprocess.run(
+            ["bash", "-o", "errexit", "-o", "pipefail", "-c", command],
+            cwd=repo,
+            env=tools.tool_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=STEP_TIMEOUT,
+        )
+        assert finished.returncode == 0, f"{step.job}: {command}\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"
+        ran.append(command)
+
+    assert "make tools" in ran and any(command.startswith("make check-") for command in ran), ran
+    assert git(repo, "status", "--porcelain", "--", "deploy/overlays/prod").strip(), "pin-release pinned the digest"

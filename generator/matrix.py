@@ -232,7 +232,9 @@ def _check_variant(
         dest = Path(scratch) / str(answers.get("service_name", "orders-api"))
         data = {"service_name": "orders-api", **answers}
         try:
-            project = new_project(dest, data, defaults=True, template=template, vcs_ref=vcs_ref, quiet=True)
+            project = new_project(
+                dest, data, defaults=True, template=template, vcs_ref=vcs_ref, quiet=True, throwaway=True
+            )
         except InvalidAnswerError as error:  # the matrix drew an answer the template refuses
             return VariantResult(name, data, (), round(time.monotonic() - started, 1), error=str(error))
         results = tuple(checks.run_checks(dataclasses.replace(settings, repo=project.dest), only))

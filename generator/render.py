@@ -65,6 +65,7 @@ def new_project(
     quiet: bool = False,
     preset: Path | None = None,
     git_repository: bool = True,
+    throwaway: bool = False,
 ) -> NewProject:
     """Render the template into `dest`, which must not exist or be empty.
 
@@ -75,14 +76,17 @@ def new_project(
 
     The answers file records the template by a location any clone can update from (`canonical_source`). With
     `git_repository`, `dest` becomes a git repository holding the generated files in a first commit, which every
-    update starts from; unless it lies inside another git work tree, whose owner commits it there.
+    update starts from; unless it lies inside another git work tree, whose owner commits it there. A `throwaway`
+    repository (one `gosvc matrix` checks and deletes) is never updated: it records the source as given, may come
+    from a template version no remote has yet (a maintainer's unpushed work), and gets no git repository.
     """
     dest = absolute(dest)
     source = template or default_source()
     check_renderable(source, vcs_ref)
-    recorded = canonical_source(source)
+    recorded = source if throwaway else canonical_source(source)
     with _writing(dest.parent):
         _refuse_inside_template(dest, source)
+    git_repository = git_repository and not throwaway
     within = git.enclosing_work_tree(_existing_ancestor(dest)) if git_repository else None
     questions = load_questions(source, vcs_ref)
     answers = coerce(questions, data)
@@ -106,8 +110,9 @@ def new_project(
                 )
         except (CopierError, ValueError) as error:
             raise as_gosvc_error(error) from error
-        check_published(source, str(read_answers(staging).get("_commit", "")))
-        _record_source(staging, recorded)
+        if not throwaway:
+            check_published(source, str(read_answers(staging).get("_commit", "")))
+            _record_source(staging, recorded)
         first = None
         if git_repository and within is None:
             first = git.first_commit(staging, f"Generate {dest.name} from the gosvc template")

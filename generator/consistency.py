@@ -35,7 +35,7 @@ from generator.outcome import Outcome
 BUILD_FAILED = "does not build"
 SHUTDOWN_MARGIN_SECONDS = 5
 """What the grace period must leave after the drain delay and shutdown timeout, for the process to exit."""
-SERVICE_DEFAULTS = {"SHUTDOWN_DRAIN_DELAY": "10s", "SHUTDOWN_TIMEOUT": "20s"}
+SERVICE_DEFAULTS = {"SHUTDOWN_DRAIN_DELAY": "0s", "SHUTDOWN_TIMEOUT": "20s"}
 """What the generated service uses when its ConfigMap leaves these unset."""
 
 # One of each kind, so that none can go missing unnoticed; NetworkPolicies add up, so at least one. (Services

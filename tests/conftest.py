@@ -7,10 +7,11 @@ is in this working tree, tagged like a release, exactly as users consume it.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,24 @@ def control_planes() -> Iterator[dict[str, Path]]:
             yield planes
     except ToolMissingError:
         yield {}
+
+
+CPU_LOG = os.environ.get("GOSVC_TEST_CPU_LOG")
+"""Where each test appends the CPU seconds it used, its subprocesses' included: under parallel lanes wall time
+measures contention, CPU measures what a test costs."""
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    start = _cpu_seconds()
+    try:
+        return (yield)
+    finally:
+        if CPU_LOG:
+            with Path(CPU_LOG).open("a", encoding="utf-8") as log:
+                log.write(f"{_cpu_seconds() - start:.1f} {item.nodeid}\n")

@@ -134,3 +134,23 @@ def test_base_images_are_pinned_by_digest_with_their_tag(render: Render) -> None
         assert len(froms) == 2
         for image in froms:
             assert image == "scratch" or re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", image), image
+
+
+@pytest.mark.parametrize(("api", "protocols"), [("http", "HTTP"), ("grpc", "gRPC"), ("both", "HTTP and gRPC")])
+def test_a_repository_says_what_it_serves(api: str, protocols: str, render: Render) -> None:
+    """The README, the catalog entry, the image's label and the command's doc comment name what the service
+    serves: a gRPC-only repository once called itself a Go HTTP service in all four."""
+    project = render({"api": api})
+    said = {
+        "README.md": (project.dest / "README.md").read_text(),
+        "catalog-info.yaml": (project.dest / "catalog-info.yaml").read_text(),
+        "Dockerfile": (project.dest / "Dockerfile").read_text(),
+        "main.go": (project.dest / "cmd" / "orders-api" / "main.go").read_text(),
+    }
+
+    for name, text in said.items():
+        assert f" {protocols} service" in text, name
+        if api != "both":
+            assert "HTTP and gRPC service" not in text, name
+        if api == "grpc":
+            assert "HTTP service" not in text, name

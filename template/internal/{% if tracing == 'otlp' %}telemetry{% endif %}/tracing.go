@@ -38,11 +38,14 @@ func Propagator() propagation.TextMapPropagator {
 // Everything is configured through the standard OTEL_* variables:
 // OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER (otlp or none), OTEL_TRACES_SAMPLER
 // and OTEL_TRACES_SAMPLER_ARG are read with getenv, and refused with an error
-// naming them when this service cannot honor them. The OTLP exporter speaks
-// HTTP/protobuf and reads its own variables (OTEL_EXPORTER_OTLP_ENDPOINT,
-// _HEADERS, _TIMEOUT, _COMPRESSION and their _TRACES_ forms), and the resource
-// reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, from the process
-// environment.
+// naming them when this service cannot honor them. Spans are exported only to
+// a collector named by OTEL_EXPORTER_OTLP_ENDPOINT (or its _TRACES_ form): a
+// local run with none set traces for the logs and sends nothing, where the
+// SDK would send to https://localhost:4318 and log each failed batch. The
+// OTLP exporter speaks HTTP/protobuf and reads its own variables (the
+// endpoint, _HEADERS, _TIMEOUT, _COMPRESSION and their _TRACES_ forms), and
+// the resource reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, from the
+// process environment.
 func Start(ctx context.Context, getenv func(string) string, service, version string) (Tracing, func(context.Context) error, error) {
 	settings, err := readSettings(getenv)
 	if err != nil {
@@ -88,7 +91,8 @@ type settings struct {
 // than a log line; a service that silently traces differently than its
 // configuration says is worse than one that refuses to start.
 func readSettings(getenv func(string) string) (settings, error) {
-	s := settings{export: true, sampler: sdktrace.ParentBased(sdktrace.AlwaysSample())}
+	endpoint := firstSet(getenv, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	s := settings{export: endpoint != "", sampler: defaultSampler()}
 	var errs []error
 	if v := getenv("OTEL_SDK_DISABLED"); v != "" {
 		disabled, err := strconv.ParseBool(v)
@@ -98,7 +102,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 		s.disabled = disabled
 	}
 	switch v := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); v {
-	case "", "otlp":
+	case "":
+	case "otlp":
+		if endpoint == "" {
+			errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER=otlp needs a collector: set OTEL_EXPORTER_OTLP_ENDPOINT"))
+		}
 	case "none":
 		s.export = false
 	default:
@@ -119,8 +127,27 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, errors.Join(errs...)
 }
 
+// DefaultSampleRatio is the share of new traces kept when OTEL_TRACES_SAMPLER
+// is not set: the ratio the manifests deploy, so that a run without them
+// costs what production costs. A caller's decision, carried by its
+// traceparent header, is followed.
+const DefaultSampleRatio = 0.1
+
+func defaultSampler() sdktrace.Sampler {
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultSampleRatio))
+}
+
+func firstSet(getenv func(string) string, names ...string) string {
+	for _, name := range names {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // readSampler returns the sampler OTEL_TRACES_SAMPLER and
-// OTEL_TRACES_SAMPLER_ARG name, or nil for the default, parentbased_always_on.
+// OTEL_TRACES_SAMPLER_ARG name, or nil for the default (defaultSampler).
 func readSampler(getenv func(string) string) (sdktrace.Sampler, error) {
 	name := strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER")))
 	ratio := 1.0

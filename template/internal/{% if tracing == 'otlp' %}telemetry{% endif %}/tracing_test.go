@@ -25,6 +25,7 @@ func TestReadSettingsRefusesWhatItCannotHonor(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
 		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"},
 		{"OTEL_TRACES_SAMPLER", "sometimes"},
+		{"OTEL_TRACES_EXPORTER", "otlp"}, // and no endpoint
 	}
 	for _, tt := range tests {
 		_, err := readSettings(env(map[string]string{tt.name: tt.value}))
@@ -45,7 +46,7 @@ func TestReadSettingsSampler(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		{map[string]string{}, "ParentBased{root:AlwaysOnSampler"},
+		{map[string]string{}, "ParentBased{root:TraceIDRatioBased{0.1}"},
 		{map[string]string{"OTEL_TRACES_SAMPLER": "always_off"}, "AlwaysOffSampler"},
 		{map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}, "TraceIDRatioBased{0.25}"},
 		{
@@ -67,8 +68,30 @@ func TestReadSettingsSampler(t *testing.T) {
 	}
 }
 
+func TestReadSettingsExportsOnlyToANamedCollector(t *testing.T) {
+	tests := []struct {
+		vars map[string]string
+		want bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, true},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, true},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, false},
+	}
+	for _, tt := range tests {
+		s, err := readSettings(env(tt.vars))
+		if err != nil {
+			t.Errorf("%v: %v", tt.vars, err)
+			continue
+		}
+		if s.export != tt.want {
+			t.Errorf("%v: export = %t, want %t", tt.vars, s.export, tt.want)
+		}
+	}
+}
+
 func TestStartWithoutExporterStillTraces(t *testing.T) {
-	tracing, flush, err := Start(t.Context(), env(map[string]string{"OTEL_TRACES_EXPORTER": "none"}), "svc", "1.0.0")
+	tracing, flush, err := Start(t.Context(), env(map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_TRACES_SAMPLER": "always_on"}), "svc", "1.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,10 @@ from generator.outcome import Outcome
 from generator.tools import groovy_classpath
 
 _DECLARATIVE_PIPELINE = Path(__file__).with_name("declarative_pipeline.groovy")
+SHORT_LIVED_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+"""A JVM that lives a few seconds spends more CPU on its optimising compiler's and parallel collector's threads
+than they save it: without them, linting a Jenkinsfile takes half the CPU time (npm-groovy-lint 10.5 s to 5.6 s,
+the declarative check 5.2 s to 2.4 s, user + system, on a 2-core machine)."""
 
 
 def actionlint(context: CheckContext) -> Outcome:
@@ -22,9 +26,22 @@ def actionlint(context: CheckContext) -> Outcome:
     return command("actionlint", *workflows)(context)
 
 
+def groovy_lint(context: CheckContext) -> Outcome:
+    java_options = "--javaoptions=" + ",".join(SHORT_LIVED_JVM)
+    return command(
+        "npm-groovy-lint", "--noserver", java_options, "--failon", "error", "--output", "txt", "Jenkinsfile"
+    )(context)
+
+
 def jenkins_declarative(context: CheckContext) -> Outcome:
     return command(
-        "java", "-cp", groovy_classpath(), "groovy.ui.GroovyMain", str(_DECLARATIVE_PIPELINE), "Jenkinsfile"
+        "java",
+        *SHORT_LIVED_JVM,
+        "-cp",
+        groovy_classpath(),
+        "groovy.ui.GroovyMain",
+        str(_DECLARATIVE_PIPELINE),
+        "Jenkinsfile",
     )(context)
 
 

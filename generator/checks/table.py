@@ -22,7 +22,7 @@ from generator.checks.image import check_image
 from generator.checks.kubernetes_server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import check_makefile
-from generator.checks.pipelines import actionlint, has_shell_scripts, jenkins_declarative, shellcheck
+from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
 from generator.checks.prometheus_e2e import check_prometheus_e2e
 from generator.checks.prometheus_rules import check_prometheus_rules
 from generator.checks.proto import check_proto
@@ -272,10 +272,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "jenkinsfile",
         has("Jenkinsfile"),
-        steps(
-            command("npm-groovy-lint", "--noserver", "--failon", "error", "--output", "txt", "Jenkinsfile"),
-            jenkins_declarative,
-        ),
+        steps(groovy_lint, jenkins_declarative),
         "Groovy syntax, CodeNarc rules and the declarative structure; the steps themselves need a Jenkins controller",
         ("Jenkinsfile", ".groovylintrc*"),
         ("npm-groovy-lint", "java"),

@@ -4,8 +4,10 @@ table. What the real checks do is test_checks' and test_check_inputs' business."
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,32 @@ def test_a_remembered_step_is_done_once_per_content_and_only_kept_when_it_passes
     assert remembered(cache, "step", b"other", (), lambda: step(True)).passed, "a failure was not kept"
     assert remembered(None, "step", b"same", (), lambda: step(True)).passed
     assert done == ["ran", "ran", "ran", "ran"]
+
+
+@pytest.mark.parametrize("verdict", [True, False], ids=["a pass", "a failure"])
+def test_identical_work_asked_for_at_once_is_done_once_when_it_passes(tmp_path: Path, verdict: bool) -> None:
+    """Two lanes (threads here, processes in CI) that reach the same inputs together: the second waits for the
+    first and takes its pass; a failure is not kept, so the second does the work itself."""
+    cache = ResultCache(tmp_path / "results")
+    started, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def slow_step() -> Outcome:
+        done.append("ran")
+        started.set()
+        release.wait(timeout=30)
+        return Outcome(verdict, "said")
+
+    first = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    with first:
+        pending = first.submit(remembered, cache, "step", b"same", (), slow_step)
+        assert started.wait(timeout=30)
+        second = threading.Thread(target=lambda: done.append(str(remembered(cache, "step", b"same", (), slow_step))))
+        second.start()
+        second.join(timeout=0.5)
+        assert second.is_alive(), "the second asker waits while the first computes"
+        release.set()
+        second.join(timeout=30)
+
+        assert pending.result() == Outcome(verdict, "said")
+    assert done == (["ran", str(Outcome(True, "said"))] if verdict else ["ran", "ran", str(Outcome(False, "said"))])

@@ -14,6 +14,7 @@ entry is a miss, never an answer. The cache is bounded: past its size the least 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -21,7 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +128,13 @@ def remembered(
     kept = cache.get(key)
     if kept is not None:
         return Outcome(True, kept)
-    outcome = compute()
-    if outcome.passed and outcome.cacheable:
-        cache.put(key, outcome.output)
+    with cache.computing(key):
+        kept = cache.get(key)
+        if kept is not None:
+            return Outcome(True, kept)
+        outcome = compute()
+        if outcome.passed and outcome.cacheable:
+            cache.put(key, outcome.output)
     return outcome
 
 
@@ -163,6 +168,30 @@ class ResultCache:
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: pruned last
         return str(entry["output"])
+
+    @contextlib.contextmanager
+    def computing(self, key: str) -> Iterator[None]:
+        """Held while the result under `key` is computed: a process or thread that asks for the same key meanwhile
+        waits, then finds the result kept instead of computing it again (lanes that start together render the same
+        variants). When the work fails, the waiter does it in turn: only passes are kept. A lock that cannot be
+        taken, in a cache that cannot be written, stops nothing."""
+        lock = self._path(key).with_suffix(".lock")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock.open("a")
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                # Gone before it is released: a waiter holding it finds the result; one that opens the name
+                # afterwards locks a new file and at worst computes the result again, never a wrong one.
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, key: str, output: str) -> None:
         path = self._path(key)

@@ -105,17 +105,27 @@ def _run_one(check: Check, context: CheckContext, progress: Callable[[Result], N
     if not check.applies(context):
         result = Result(check.name, NOT_APPLICABLE, 0.0, "")
     else:
-        key = key_of(check, context) if context.cache is not None else ""
-        kept = context.cache.get(key) if context.cache is not None else None
-        if kept is not None:
-            result = Result(check.name, PASS, round(time.monotonic() - started, 2), kept, cached=True)
-        else:
-            status, output, cacheable = _outcome(check, context)
-            if context.cache is not None and status == PASS and cacheable:
-                context.cache.put(key, output)
-            result = Result(check.name, status, round(time.monotonic() - started, 2), output)
+        result = _cached_or_run(check, context, started)
     progress(result)
     return result
+
+
+def _cached_or_run(check: Check, context: CheckContext, started: float) -> Result:
+    cache = context.cache
+    if cache is None:
+        status, output, _ = _outcome(check, context)
+        return Result(check.name, status, round(time.monotonic() - started, 2), output)
+    key = key_of(check, context)
+    kept = cache.get(key)
+    if kept is None:
+        with cache.computing(key):
+            kept = cache.get(key)
+            if kept is None:
+                status, output, cacheable = _outcome(check, context)
+                if status == PASS and cacheable:
+                    cache.put(key, output)
+                return Result(check.name, status, round(time.monotonic() - started, 2), output)
+    return Result(check.name, PASS, round(time.monotonic() - started, 2), kept, cached=True)
 
 
 def _outcome(check: Check, context: CheckContext) -> tuple[str, str, bool]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.checks import checkov_runs
+from generator.checks.checkov_runs import run_checkov
 from generator.checks.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
 from generator.kube import CHART, Rendered, deployed, render_all
 from generator.tools import run_tool
@@ -111,3 +113,22 @@ def test_a_repository_checkov_should_fail_still_fails(repository: Path, broken: 
     assert any(line.startswith("/Dockerfile: CKV_DOCKER_2 ") for line in lines), outcome.output
     namespaces = {line.split(":")[0] for line in lines if ": CKV_K8S_21 " in line}
     assert namespaces == {f"/deploy/base/{file}" for file in BASE_FILES}
+
+
+def test_runs_share_one_checkov_process_which_comes_back_when_it_dies(repository: Path) -> None:
+    """The checks of a matrix, a fleet or a session import checkov once; a server that died is started anew."""
+    arguments = ("-d", ".", "--framework", "dockerfile", "--skip-download", "--output", "json")
+    first = run_checkov(*arguments, cwd=repository)
+    server = checkov_runs._server._process
+    assert server is not None
+
+    second = run_checkov(*arguments, cwd=repository)
+    assert checkov_runs._server._process is server, "one process served both runs"
+    server.kill()
+    server.wait()
+    third = run_checkov(*arguments, cwd=repository)
+
+    assert checkov_runs._server._process is not server
+    findings = [sorted(result.finding for result in read_checkov(run.stdout)) for run in (first, second, third)]
+    assert findings[0] and findings[0] == findings[1] == findings[2]
+    assert (first.returncode, second.returncode, third.returncode) == (0, 0, 0)

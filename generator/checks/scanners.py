@@ -8,8 +8,9 @@ drops a file it cannot parse without a word (a GitHub workflow whose
 `cancel-in-progress` is an expression, for one), so the checkov check fails
 when a file it should have read is missing from its results.
 
-checkov starts once per repository: importing itself is most of what a start
-costs. It scans a scratch folder laid out as the repository, through links,
+checkov runs once per repository, in a process forked from one that imported
+it once (checkov_runs): importing itself is most of what a start costs. It
+scans a scratch folder laid out as the repository, through links,
 with the rendered files in a folder of their own; a result's path tells which
 of the two it came from. The repository's own configuration still applies to
 its files alone: checkov can skip a check only in a whole run, so the checks
@@ -29,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from generator.checks.checkov_runs import run_checkov
 from generator.errors import InvalidInputError
 from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, deployed, render_all
 from generator.outcome import Outcome
@@ -108,8 +110,7 @@ def scan_with_checkov(repo: Path, rendered: list[Rendered]) -> CheckovScan:
             f"/{renderings.name}/{file}": f"{kustomization.name} (rendered)"
             for file, kustomization in zip(_write_rendered(renderings, rendered), rendered, strict=True)
         }
-        result = run_tool(
-            "checkov",
+        result = run_checkov(
             "-d",
             ".",
             # Helm templates are YAML only once rendered: checkov reads the chart in the rendered files.

@@ -25,6 +25,7 @@ class _Server:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
+        self._interpreter: Path | None = None
 
     def run(self, arguments: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess[str]:
         argv = ["checkov", *arguments]
@@ -44,8 +45,13 @@ class _Server:
             return subprocess.CompletedProcess(argv, returncode, _read(out), _read(err))
 
     def _started(self) -> subprocess.Popen[str]:
+        # Found on every run, as the command would be: a checkov that went missing is reported missing, and
+        # another tool folder (GOSVC_TOOLS) gets a server of its own.
+        interpreter = find("checkov").parent / "python"
+        if interpreter != self._interpreter:
+            self.stop()
         if self._process is None or self._process.poll() is not None:
-            interpreter = find("checkov").parent / "python"
+            self._interpreter = interpreter
             self._process = subprocess.Popen(
                 [str(interpreter), str(_SERVER)],
                 stdin=subprocess.PIPE,

@@ -222,7 +222,7 @@ def test_description_accepts_only_visible_one_line_text(text: str) -> None:
     if violation("description", text) == "":
         assert text == text.strip() and text.isprintable()
         assert not {unicodedata.category(char) for char in text} & _INVISIBLE
-        assert not set(text) & set("\"'`$\\")
+        assert not set(text) & set('"`$\\')
 
 
 _YAML_12 = YAML(typ="safe", pure=True)

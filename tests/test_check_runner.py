@@ -5,9 +5,11 @@ table. What the real checks do is test_checks' and test_check_inputs' business."
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from generator.checks.steps import has
 from generator.cli import main
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
+from tests.conftest import HANG_GUARD_SECONDS
 
 RUNS: list[str] = []
 
@@ -208,30 +211,40 @@ def test_a_remembered_step_is_done_once_per_content_and_only_kept_when_it_passes
     assert done == ["ran", "ran", "ran", "ran"]
 
 
+class _ArrivalsCache(ResultCache):
+    """A result cache that says when an asker reaches the lock of a key."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.arrivals = threading.Semaphore(0)
+
+    @contextlib.contextmanager
+    def computing(self, key: str) -> Iterator[None]:
+        self.arrivals.release()
+        with super().computing(key):
+            yield
+
+
 @pytest.mark.parametrize("verdict", [True, False], ids=["a pass", "a failure"])
 def test_identical_work_asked_for_at_once_is_done_once_when_it_passes(tmp_path: Path, verdict: bool) -> None:
     """Two lanes (threads here, processes in CI) that reach the same inputs together: the second waits for the
     first and takes its pass; a failure is not kept, so the second does the work itself."""
-    cache = ResultCache(tmp_path / "results")
-    started, release = threading.Event(), threading.Event()
+    cache = _ArrivalsCache(tmp_path / "results")
+    release = threading.Event()
     done: list[str] = []
 
     def slow_step() -> Outcome:
         done.append("ran")
-        started.set()
-        release.wait(timeout=30)
+        release.wait(timeout=HANG_GUARD_SECONDS)
         return Outcome(verdict, "said")
 
-    first = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    with first:
-        pending = first.submit(remembered, cache, "step", b"same", (), slow_step)
-        assert started.wait(timeout=30)
-        second = threading.Thread(target=lambda: done.append(str(remembered(cache, "step", b"same", (), slow_step))))
-        second.start()
-        second.join(timeout=0.5)
-        assert second.is_alive(), "the second asker waits while the first computes"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(remembered, cache, "step", b"same", (), slow_step)
+        assert cache.arrivals.acquire(timeout=HANG_GUARD_SECONDS)
+        second = pool.submit(remembered, cache, "step", b"same", (), slow_step)
+        assert cache.arrivals.acquire(timeout=HANG_GUARD_SECONDS), "the second asker reached the lock"
         release.set()
-        second.join(timeout=30)
 
-        assert pending.result() == Outcome(verdict, "said")
-    assert done == (["ran", str(Outcome(True, "said"))] if verdict else ["ran", "ran", str(Outcome(False, "said"))])
+        assert first.result(timeout=HANG_GUARD_SECONDS) == Outcome(verdict, "said")
+        assert second.result(timeout=HANG_GUARD_SECONDS) == Outcome(verdict, "said")
+    assert done == (["ran"] if verdict else ["ran", "ran"])

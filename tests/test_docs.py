@@ -97,5 +97,9 @@ def test_every_module_of_the_package_serves_a_command() -> None:
         ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
         for path in (PROJECT_ROOT / "generator").rglob("*.py")
     } - {"generator.__main__"}
+    # A script the command line runs on another interpreter, which names it by its path.
+    scripts = {"generator.checks.checkov_server": PROJECT_ROOT / "generator" / "checks" / "checkov_runs.py"}
 
-    assert modules - set(loaded) == set()
+    assert modules - set(loaded) == set(scripts)
+    for script, runner in scripts.items():
+        assert f'with_name("{script.rsplit(".", 1)[1]}.py")' in runner.read_text()

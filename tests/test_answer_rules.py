@@ -13,7 +13,7 @@ import unicodedata
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
@@ -22,7 +22,7 @@ from tests.conftest import PROJECT_ROOT, budget
 from tests.rules import DEFAULTS, GoCheck, questions, render_macro, validated_questions, violation
 
 LINE_ENDS = ["\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", " ", "\t", "\x00"]
-TEXT_MACROS = "{% from 'includes/text.jinja' import yaml_string, markdown_text %}"
+TEXT_MACROS = "{% from 'includes/text.jinja' import yaml_string, yaml_text, markdown_text %}"
 
 # Values that YAML 1.1 or 1.2 reads as something other than a string.
 TYPED_SCALARS = [
@@ -67,6 +67,8 @@ def test_rules_match_whole_values_only() -> None:
     ("question", "value", "reason"),
     [
         ("service_name", "orders\n", "DNS-1035"),
+        ("service_name", "testdata", "./... skips"),  # its tests, vet and lint never ran
+        ("service_name", "vendor", "./... skips"),
         ("module_path", "github.com/a/b\n", "module path"),
         ("module_path", "github.com/acme/con", "Windows"),
         ("module_path", "github.com/acme/nul.txt", "Windows"),
@@ -237,6 +239,22 @@ def test_yaml_string_is_read_back_as_the_same_string(value: str) -> None:
 
     assert yaml.safe_load(document) == {"key": value}, document  # YAML 1.1, as PyYAML and Copier read it
     assert _YAML_12.load(io.StringIO(document)) == {"key": value}, document  # YAML 1.2, as Go's yaml.v3 reads it
+
+
+@settings(max_examples=budget(200))
+@given(words=st.lists(st.text(st.sampled_from("abcXYZ019#*:-'&|>!%@?,.\u00e9\u2026"), min_size=1, max_size=30)))
+@example(words=["Orders"] * 40)
+@example(words=["#" + "x" * 150, "y"])
+def test_yaml_text_is_read_back_as_the_same_string_in_short_lines(words: list[str]) -> None:
+    """A description up to its rule's 200 characters, once a line yamllint refused at 120 (catalog-info.yaml)."""
+    value = " ".join(words)[:200].strip()
+    if violation("description", value):
+        return
+    document = "metadata:\n  description: " + render_macro(TEXT_MACROS, "{{ yaml_text(value, 4) }}", value=value) + "\n"
+
+    assert yaml.safe_load(document) == {"metadata": {"description": value}}, document
+    assert _YAML_12.load(io.StringIO(document)) == {"metadata": {"description": value}}, document
+    assert all(len(line) <= 120 or " " not in line.strip() for line in document.splitlines()), document
 
 
 def test_yaml_string_leaves_plain_names_plain() -> None:

@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_namespace": "monitoring",
     "slo_availability": 99.9,
     "slo_latency_ms": 500,
+    "runbook_url": "https://github.com/example/orders-api/blob/HEAD/docs/runbooks.md",
     "tracing": "off",
     "otlp_endpoint": "http://otel-collector.monitoring.svc:4318",
     "deploy_format": "kustomize",

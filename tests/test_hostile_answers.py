@@ -36,13 +36,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 
 BIN = Path(sys.executable).parent
 FREE_TEXT = ["service_name", "organization", "module_path", "description", "image_registry", "cpu_request",
-             "cpu_limit", "memory_request", "memory_limit", "ingress_namespace", "monitoring_namespace"]  # fmt: skip
+             "cpu_limit", "memory_request", "memory_limit", "ingress_namespace", "monitoring_namespace",
+             "runbook_url"]  # fmt: skip
 NUMERIC = ["http_port", "metrics_port", "replicas", "hpa_min_replicas", "hpa_max_replicas", "hpa_cpu_utilization",
            "slo_availability", "slo_latency_ms"]  # fmt: skip
 # A refused answer may be reported under a question whose default it feeds.
 DERIVED = {
-    "service_name": {"module_path", "description", "image_registry"},
-    "organization": {"module_path", "image_registry"},
+    "service_name": {"module_path", "description", "image_registry", "runbook_url"},
+    "organization": {"module_path", "image_registry", "runbook_url"},
+    "module_path": {"runbook_url"},
     "http_port": {"metrics_port"},
     "cpu_request": {"cpu_limit"},
     "memory_request": {"memory_limit"},
@@ -86,6 +88,7 @@ _UNUSUAL_BUT_VALID: dict[str, st.SearchStrategy[str]] = {
     "monitoring_namespace": st.sampled_from(["on", "123", "m" * 63, "1e5"]),
     "slo_availability": st.sampled_from(["99", "99.99", "99.5", " 99.9 ", "9_9.9", "\u0669\u0669.\u0669"]),
     "slo_latency_ms": st.sampled_from(["1", "10000", "2_50", "\u0663\u0660\u0660"]),
+    "runbook_url": st.sampled_from(["http://yes", "https://1.2.3.4:8443/a%20b/~c+d", "https://w.io/" + "p" * 280]),
     "replicas": st.sampled_from(["2", "\u0662", "0_2"]),
     "hpa_min_replicas": st.sampled_from(["1", "2", "\u0662"]),
     "hpa_max_replicas": st.sampled_from(["10", "1_000", "\u0663"]),

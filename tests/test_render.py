@@ -154,3 +154,37 @@ def test_a_repository_says_what_it_serves(api: str, protocols: str, render: Rend
             assert "HTTP and gRPC service" not in text, name
         if api == "grpc":
             assert "HTTP service" not in text, name
+
+
+def test_every_alert_links_to_its_runbook_and_reads_as_a_person_writes(render: Render) -> None:
+    """Each alert's runbook_url is its section of docs/runbooks.md (where the repository is browsable), or of the
+    runbook_url answered; numbers read as a person writes them. Alerts once linked runbooks.example.com whatever
+    the answers, and read "1 times too fast" and "gone in 2.08333 days"."""
+    project = render({"api": "both"})
+    wiki = render({"runbook_url": "https://wiki.example.com/runbooks/orders"}, name="orders")
+    runbooks = (project.dest / "docs" / "runbooks.md").read_text()
+    anchors = {heading[3:].strip().lower() for heading in runbooks.splitlines() if heading.startswith("## ")}
+
+    for repo, base in (
+        (project.dest, "https://github.com/example/orders-api/blob/HEAD/docs/runbooks.md"),
+        (wiki.dest, "https://wiki.example.com/runbooks/orders"),
+    ):
+        rules = [
+            rule
+            for group in yaml.safe_load((repo / "prometheus" / "alerts.yml").read_text())["groups"]
+            for rule in group["rules"]
+            if "alert" in rule
+        ]
+        assert {rule["alert"].removeprefix("OrdersApi").removeprefix("Orders") for rule in rules} == {
+            "Down",
+            "NoTraffic",
+            "ErrorBudgetBurn",
+            "LatencyBudgetBurn",
+        }
+        for rule in rules:
+            url, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+            assert url == base and anchor == rule["alert"].lower(), rule["annotations"]["runbook_url"]
+            if repo == project.dest:
+                assert anchor in anchors, f"no section of docs/runbooks.md for {rule['alert']}"
+            text = rule["annotations"]["summary"] + " " + rule["annotations"]["description"]
+            assert not re.search(r"\b1 times\b|\d\.\d{3,}", text), text

@@ -54,6 +54,7 @@ def _releases(folder: Path, earlier: str) -> Path:
             shutil.copy2(source, repo / name)
     commit_all(repo, "template release v2.0.0")
     git(repo, "tag", "v2.0.0")
+    git(repo, "fetch", "-q", "origin")  # published, as new repositories need
     return repo
 
 
@@ -99,12 +100,11 @@ def test_a_repository_made_before_new_questions_keeps_its_deployment(
 ) -> None:
     """The new questions take their defaults: no chart, no prometheus-operator objects and no Argo CD
     Applications appear, every kustomization renders the objects it rendered before the update, and the alert
-    rules stay as they were."""
+    rules are those a new repository gets from the same answers."""
     template = _releases(tmp_path / "gosvc", earlier)
     project = generate(template, tmp_path / "orders-api", "v1.0.0")
     assert not set(new_questions) & set(yaml.safe_load((project / ".copier-answers.yml").read_text()))
     before = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
-    rules = {path.name: path.read_text() for path in (project / "prometheus").iterdir()}
 
     result = subprocess.run(
         [GOSVC, "update", str(project), "--vcs-ref", "v2.0.0", "--json"], capture_output=True, text=True
@@ -117,4 +117,6 @@ def test_a_repository_made_before_new_questions_keeps_its_deployment(
         assert not (project / added).exists(), added
     after = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
     assert after == before
+    fresh = generate(template, tmp_path / "fresh" / "orders-api", "v2.0.0")
+    rules = {path.name: path.read_text() for path in (fresh / "prometheus").iterdir()}
     assert {path.name: path.read_text() for path in (project / "prometheus").iterdir()} == rules

@@ -1,9 +1,9 @@
 """The generated Makefile, run as a developer and the pipeline run it.
 
 Every target must parse and expand (`make -n`, with no undefined variable), and `make tools`, the
-pipeline's first step, runs for real with the package managers in their dry-run modes: go resolves
-every `go install` argument at its version and plans the build, pip resolves every pin against the
-index, and nothing is installed. A line that Jinja glued to the next one, a version that is not a
+pipeline's first step, with the golangci-lint the first `make lint` installs, runs for real with the
+package managers in their dry-run modes: go resolves every `go install` argument at its version and
+plans the build, pip resolves every pin against the index, and nothing is installed. A line that Jinja glued to the next one, a version that is not a
 version, a package that does not exist at its pin: each fails here as it would fail the pipeline.
 """
 
@@ -34,7 +34,7 @@ def check_makefile(repo: Path, cache: ResultCache | None = None) -> Outcome:
     """With a `cache`, the dry run of `make tools` is done once per install recipe (the commands make expands the
     target to), which many repositories share."""
     failures = [_expand(repo, target) for target in targets((repo / "Makefile").read_text(encoding="utf-8"))]
-    recipe = _make(repo, "-n", "tools", "TOOLS=/tools")
+    recipe = _make(repo, "-n", "tools", "/tools/bin/golangci-lint", "TOOLS=/tools")
     content = (recipe.stdout + recipe.stderr).encode() + str(recipe.returncode).encode()
     dry_run = remembered(cache, "make tools", content, ("make", "go"), lambda: _tools_dry_run(repo))
     failures.append("" if dry_run.passed else dry_run.output)
@@ -67,7 +67,8 @@ def _tools_dry_run(repo: Path) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="gosvc-make-tools-") as scratch:
         env = {**tool_environment(), "GOFLAGS": "-n", "PIP_DRY_RUN": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
         env.pop("VIRTUAL_ENV", None)
-        result = _make(repo, "tools", f"TOOLS={scratch}", env=env)
+        # make tools, and the golangci-lint the first make lint installs.
+        result = _make(repo, "tools", f"{scratch}/bin/golangci-lint", f"TOOLS={scratch}", env=env)
         installed = sorted(path.name for path in (Path(scratch) / "bin").glob("*"))
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

@@ -3,8 +3,9 @@
 Every target must parse and expand (`make -n`, with no undefined variable), and `make tools`, the
 pipeline's first step, with the golangci-lint the first `make lint` installs, runs for real with the
 package managers in their dry-run modes: go resolves every `go install` argument at its version and
-plans the build, pip resolves every pin against the index, and nothing is installed. A line that Jinja glued to the next one, a version that is not a
-version, a package that does not exist at its pin: each fails here as it would fail the pipeline.
+plans the build, pip resolves every pin against the index, and nothing is installed. A line that
+Jinja glued to the next one, a version that is not a version, a package that does not exist at its
+pin: each fails here as it would fail the pipeline.
 """
 
 from __future__ import annotations

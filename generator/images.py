@@ -219,13 +219,14 @@ def serve_and_probe(
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
     grpc_port: int | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> Served:
     """Run `image` as a hardened pod would; call /healthz and /readyz on the HTTP API port `port` (None: the
     service serves gRPC alone) and /metrics on the metrics port, both published on loopback; wait for the
     image's own HEALTHCHECK to report the container healthy; with `grpc_port`, ask its gRPC health service about
     the server and about liveness, as the kubelet's gRPC probe does (grpc-health-probe), and without an HTTP
     port wait for liveness to answer SERVING first; then stop it as Kubernetes does, SIGTERM and SIGKILL after
-    `grace_seconds`.
+    `grace_seconds`. `environment` is what the container is given besides its image's, as a pod's settings.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
     capabilities and no privilege escalation, as the user its image names.
@@ -241,6 +242,7 @@ def serve_and_probe(
               for argument in ("--publish", f"127.0.0.1::{published}")],
             # The image's HEALTHCHECK, checked every second instead of every ten.
             "--health-interval", "1s", "--health-start-period", "1s",
+            *[argument for key, value in (environment or {}).items() for argument in ("--env", f"{key}={value}")],
             image,
             timeout=60, what=f"cannot start a container of {image}",
         )  # fmt: skip

@@ -40,13 +40,18 @@ def check_image(context: CheckContext) -> Outcome:
     repo, answers = context.repo.resolve(), context.answers
     name = re.sub(r"[^a-z0-9]+", "-", repo.name.lower()).strip("-")[:100] or "service"
     tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder
-    grace, grace_source = _grace_period(repo)
+    grace, grace_source, shutdown = _deployed_shutdown(repo)
     report: list[str] = []
     try:
         built = build_image(engine, repo, tag, base_images=base_images)
         report += _describe_build(built)
         served = serve_and_probe(
-            engine, tag, *service_ports(answers), grace_seconds=grace, grpc_port=grpc_port(answers)
+            engine,
+            tag,
+            *service_ports(answers),
+            grace_seconds=grace,
+            grpc_port=grpc_port(answers),
+            environment=shutdown,
         )
     except GosvcError as error:
         return Outcome(False, "\n".join([str(error), *report]))
@@ -68,7 +73,8 @@ def check_image(context: CheckContext) -> Outcome:
         report.append("gRPC health: " + ", ".join(said))
     report.append(
         f"SIGTERM: exit code {served.exit_code} after {served.stop_seconds:.1f}s "
-        f"(grace period {grace}s, {grace_source})"
+        f"(grace period {grace}s, {grace_source}; "
+        f"{', '.join(f'{key}={value}' for key, value in shutdown.items()) or 'the service defaults'})"
     )
     return Outcome(not problems, "\n".join([*problems, *report]))
 
@@ -119,15 +125,26 @@ def _serve_problems(served: Served, grace: int) -> list[str]:
     return problems
 
 
-def _grace_period(repo: Path) -> tuple[int, str]:
-    """The Deployment's terminationGracePeriodSeconds, and where it came from."""
+_SHUTDOWN_SETTINGS = ("SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT")
+
+
+def _deployed_shutdown(repo: Path) -> tuple[int, str, dict[str, str]]:
+    """The Deployment's terminationGracePeriodSeconds, where it came from, and the shutdown settings its ConfigMap
+    gives the pod: the container is stopped as the pod would be (the service's own defaults are a local run's)."""
     base = kube.base_source(repo)
     try:
         objects = kube.render_base(repo).objects
     except kube.RenderError as error:
-        return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}"
+        return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}", {}
+    settings = {
+        key: str(value)
+        for obj in objects
+        if obj.get("kind") == "ConfigMap"
+        for key, value in (obj.get("data") or {}).items()
+        if key in _SHUTDOWN_SETTINGS
+    }
     for obj in objects:
         if obj.get("kind") == "Deployment":
             seconds = obj["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
-            return int(seconds), f"from the Deployment in {base}"
-    return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no Deployment in {base}"
+            return int(seconds), f"from the Deployment in {base}", settings
+    return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no Deployment in {base}", settings

@@ -498,7 +498,7 @@ def _grpc_service_matches(base: Rendered) -> Iterator[str]:
 
 
 def _tracing_matches(base: Rendered, answers: Mapping[str, Any]) -> Iterator[str]:
-    settings = {key: value for obj in base.of_kind("ConfigMap") for key, value in obj.get("data", {}).items()}
+    settings = base.settings()
     endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if answers.get("tracing", "off") == "otlp":
         if endpoint != answers.get("otlp_endpoint"):

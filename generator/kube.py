@@ -42,6 +42,10 @@ class Rendered:
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [obj for obj in self.objects if obj.get("kind") == kind]
 
+    def settings(self) -> dict[str, Any]:
+        """What its ConfigMaps set, all of them together."""
+        return {key: value for obj in self.of_kind("ConfigMap") for key, value in (obj.get("data") or {}).items()}
+
 
 class RenderError(GosvcError):
     """kustomize could not build a kustomization: the repository's to fix, and what a check reports."""
@@ -120,7 +124,7 @@ _TOOL_OUTPUT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _documents(text: str) -> list[Any]:
     """The documents of what kustomize or helm wrote: the safe loader's types, parsed by libyaml where PyYAML
-    has it (the pure-Python parser took half the time of the schema check)."""
+    has it, as crds.py parses the definitions."""
     return [document for document in yaml.load_all(text, Loader=_TOOL_OUTPUT_LOADER) if document]
 
 

@@ -25,10 +25,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import TOOLS, find
+
+T = TypeVar("T")
 
 CACHE_ENV_VAR = "GOSVC_CACHE_DIR"
 """Where results are kept: the user-facing default is the user's cache folder."""
@@ -125,17 +128,15 @@ def remembered(
         return compute()
     parts = {"step": step, "code": code_version(), "tools": {name: tool_version(name) for name in sorted(tools)}}
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode() + b"\0" + content).hexdigest()
-    kept = cache.get(key)
+    kept, outcome = cache.kept_or_computed(key, lambda: _keeping(compute()))
     if kept is not None:
         return Outcome(True, kept)
-    with cache.computing(key):
-        kept = cache.get(key)
-        if kept is not None:
-            return Outcome(True, kept)
-        outcome = compute()
-        if outcome.passed and outcome.cacheable:
-            cache.put(key, outcome.output)
+    assert outcome is not None
     return outcome
+
+
+def _keeping(outcome: Outcome) -> tuple[Outcome, str | None]:
+    return outcome, outcome.output if outcome.passed and outcome.cacheable else None
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,21 @@ class ResultCache:
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: pruned last
         return str(entry["output"])
+
+    def kept_or_computed(self, key: str, compute: Callable[[], tuple[T, str | None]]) -> tuple[str | None, T | None]:
+        """(the output kept under `key`, None), or else (None, the value `compute` returns beside the output to keep,
+        which None keeps from being kept), computed once however many processes ask at the same time."""
+        kept = self.get(key)
+        if kept is not None:
+            return kept, None
+        with self.computing(key):
+            kept = self.get(key)
+            if kept is not None:
+                return kept, None
+            value, output = compute()
+            if output is not None:
+                self.put(key, output)
+            return None, value
 
     @contextlib.contextmanager
     def computing(self, key: str) -> Iterator[None]:

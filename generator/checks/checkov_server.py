@@ -13,21 +13,24 @@ import os
 import sys
 import traceback
 import warnings
+from typing import Any
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", category=SyntaxWarning)  # as checkov's own command does
+    # checkov is installed in a virtualenv of its own, where this runs; gosvc's environment, which mypy reads, has
+    # no checkov to type it with.
     from checkov.main import Checkov  # type: ignore[import-not-found]
 
 _BUG = 70
 
 
-def _child(request: dict[str, object]) -> int:
+def _child(request: dict[str, Any]) -> int:
     os.chdir(str(request["cwd"]))
     for fd, name in ((1, "stdout"), (2, "stderr")):
         target = os.open(str(request[name]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(target, fd)
         os.close(target)
-    argv = [str(argument) for argument in request["argv"]]  # type: ignore[attr-defined]
+    argv = [str(argument) for argument in request["argv"]]
     sys.argv = ["checkov", *argv]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=SyntaxWarning)
@@ -35,7 +38,7 @@ def _child(request: dict[str, object]) -> int:
         return int(Checkov(argv=argv).run() or 0)
 
 
-def _run(request: dict[str, object]) -> int:
+def _run(request: dict[str, Any]) -> int:
     pid = os.fork()
     if pid == 0:
         code = _BUG

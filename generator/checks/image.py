@@ -133,18 +133,11 @@ def _deployed_shutdown(repo: Path) -> tuple[int, str, dict[str, str]]:
     gives the pod: the container is stopped as the pod would be (the service's own defaults are a local run's)."""
     base = kube.base_source(repo)
     try:
-        objects = kube.render_base(repo).objects
+        rendered = kube.render_base(repo)
     except kube.RenderError as error:
         return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}", {}
-    settings = {
-        key: str(value)
-        for obj in objects
-        if obj.get("kind") == "ConfigMap"
-        for key, value in (obj.get("data") or {}).items()
-        if key in _SHUTDOWN_SETTINGS
-    }
-    for obj in objects:
-        if obj.get("kind") == "Deployment":
-            seconds = obj["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
-            return int(seconds), f"from the Deployment in {base}", settings
+    settings = {key: str(value) for key, value in rendered.settings().items() if key in _SHUTDOWN_SETTINGS}
+    for deployment in rendered.of_kind("Deployment"):
+        seconds = deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        return int(seconds), f"from the Deployment in {base}", settings
     return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: no Deployment in {base}", settings

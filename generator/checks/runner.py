@@ -115,17 +115,17 @@ def _cached_or_run(check: Check, context: CheckContext, started: float) -> Resul
     if cache is None:
         status, output, _ = _outcome(check, context)
         return Result(check.name, status, round(time.monotonic() - started, 2), output)
-    key = key_of(check, context)
-    kept = cache.get(key)
-    if kept is None:
-        with cache.computing(key):
-            kept = cache.get(key)
-            if kept is None:
-                status, output, cacheable = _outcome(check, context)
-                if status == PASS and cacheable:
-                    cache.put(key, output)
-                return Result(check.name, status, round(time.monotonic() - started, 2), output)
-    return Result(check.name, PASS, round(time.monotonic() - started, 2), kept, cached=True)
+
+    def compute() -> tuple[tuple[str, str], str | None]:
+        status, output, cacheable = _outcome(check, context)
+        return (status, output), output if status == PASS and cacheable else None
+
+    kept, computed = cache.kept_or_computed(key_of(check, context), compute)
+    if kept is not None:
+        return Result(check.name, PASS, round(time.monotonic() - started, 2), kept, cached=True)
+    assert computed is not None
+    status, output = computed
+    return Result(check.name, status, round(time.monotonic() - started, 2), output)
 
 
 def _outcome(check: Check, context: CheckContext) -> tuple[str, str, bool]:

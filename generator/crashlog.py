@@ -8,9 +8,11 @@ import time
 import traceback
 from pathlib import Path
 
+from generator.user_cache import cache_folder
+
 
 def folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gosvc" / "logs"
+    return cache_folder("logs")
 
 
 def write_crash_log(what: str, error: BaseException) -> Path:

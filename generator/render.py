@@ -27,11 +27,11 @@ from generator.template import (
     canonical_source,
     check_published,
     check_renderable,
+    copier_rendering,
     default_source,
     load_questions,
     local_path,
 )
-from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
 
 STAGING_PREFIX = ".gosvc-new-"
 """Name prefix of the folder a repository is rendered in before it moves into place."""
@@ -96,7 +96,7 @@ def new_project(
         offered |= preset_defaults
     with _staging(dest) as staging:
         try:
-            with quiet_about_uncommitted_changes():
+            with copier_rendering():
                 run_copy(
                     src_path=source,
                     dst_path=staging,

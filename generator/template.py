@@ -20,6 +20,7 @@ from packaging.version import Version
 from pathspec import PathSpec
 from pathspec import __version__ as pathspec_version
 
+from generator import compiled_templates
 from generator.errors import TemplateSourceError
 from generator.git import parse_version
 
@@ -178,6 +179,15 @@ def uncommitted_template_changes_allowed() -> Iterator[None]:
     """Render from a template clone with uncommitted changes without Copier's warning about it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DirtyLocalWarning)
+        yield
+
+
+@contextlib.contextmanager
+def copier_rendering() -> Iterator[None]:
+    """Around a Copier render: every template compiled once (generator.compiled_templates), and no warning about a
+    template clone's uncommitted changes."""
+    compiled_templates.install()
+    with uncommitted_template_changes_allowed():
         yield
 
 

@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from generator.errors import GosvcError, InvalidInputError, ToolMissingError
+from generator.user_cache import cache_folder
 
 TOOLS_ENV_VAR = "GOSVC_TOOLS"
 PROMETHEUS_VERSION = "v0.316.0"  # Prometheus 3.x releases are published to the Go proxy as v0.3xx.y modules
@@ -138,8 +139,7 @@ def tools_dir() -> Path:
     """Where Go tools are installed: $GOSVC_TOOLS, else the user's cache folder."""
     if configured := os.environ.get(TOOLS_ENV_VAR):
         return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "gosvc" / "tools"
+    return cache_folder("tools")
 
 
 def find(name: str) -> Path:

@@ -39,8 +39,7 @@ from generator.answers import coerce
 from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.copier_errors import as_gosvc_error
 from generator.errors import GosvcError, InvalidInputError, shown_value
-from generator.template import TemplateConfig, load_config, local_path, team_owned_matcher
-from generator.template import uncommitted_template_changes_allowed as quiet_about_uncommitted_changes
+from generator.template import TemplateConfig, copier_rendering, load_config, local_path, team_owned_matcher
 
 ConflictStyle = Literal["inline", "rej"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
@@ -341,7 +340,7 @@ def _run_copier(
     with tempfile.TemporaryDirectory(prefix="gosvc-moved-") as scratch:
         moved_log = Path(scratch) / "moved"
         # Copier runs migrations with plumbum's copy of the environment, not os.environ.
-        with local.env(**{MOVED_LOG_ENV_VAR: str(moved_log)}), quiet_about_uncommitted_changes():
+        with local.env(**{MOVED_LOG_ENV_VAR: str(moved_log)}), copier_rendering():
             run_update(
                 dst_path=project,
                 data=dict(answers),
@@ -394,7 +393,7 @@ def _keep_team_work(
 
 def _render_previous_version(project: Project, dest: Path) -> Path:
     """The project as the template version it is at rendered it, before the team's edits."""
-    with quiet_about_uncommitted_changes():
+    with copier_rendering():
         run_copy(
             src_path=project.source,
             dst_path=dest,

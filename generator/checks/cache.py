@@ -30,6 +30,7 @@ from typing import TypeVar
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import TOOLS, find
+from generator.user_cache import cache_folder
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ _SKIPPED_FOLDERS = {".git"}
 def default_folder() -> Path:
     if configured := os.environ.get(CACHE_ENV_VAR):
         return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gosvc" / "results"
+    return cache_folder("results")
 
 
 @functools.cache

@@ -29,7 +29,7 @@ from generator.errors import InvalidAnswerError, InvalidInputError
 from generator.render import new_project
 from generator.template import check_renderable, default_source
 
-CHOICES: Mapping[str, Sequence[Any]] = {
+CHOICES: Mapping[str, Sequence[Any]] = {  # the template's default first
     "base_image": ("distroless", "alpine", "scratch", "chainguard"),
     "ci_system": ("github-actions", "gitlab-ci", "jenkins", "none"),
     "hpa_enabled": (True, False),
@@ -54,6 +54,28 @@ PAIRWISE_FACTORS = (
     "tracing",
     "api",
 )
+
+
+NAMED: Mapping[str, Mapping[str, Any]] = {
+    # The defaults, with each CI system: what most repositories are.
+    "github-actions": {"ci_system": "github-actions"},
+    "gitlab-ci": {"ci_system": "gitlab-ci"},
+    "jenkins": {"ci_system": "jenkins"},
+    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
+    # OpenTelemetry tracing, gRPC beside HTTP.
+    "integrations": {
+        "deploy_format": "both",
+        "monitoring": "both",
+        "gitops": "argocd",
+        "tracing": "otlp",
+        "api": "both",
+    },
+    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
+    # health service, and nothing serves HTTP but /metrics.
+    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
+}
+"""The variants the pairwise ones start from (the other answers are the defaults), by name: the repositories
+gosvc's own tests check and mutate, so that the matrix and those tests check the same renders once."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +112,15 @@ def each_value() -> list[Variant]:
 
 
 def pairwise(factors: Sequence[str] = PAIRWISE_FACTORS) -> list[Variant]:
-    """A small set of variants holding every pair of values of `factors` (greedy covering array)."""
+    """A small set of variants holding every pair of values of `factors` (greedy covering array), starting from
+    the NAMED ones."""
     domains = [CHOICES[factor] for factor in factors]
     uncovered = {
         (i, a, j, b) for i, j in itertools.combinations(range(len(factors)), 2) for a in domains[i] for b in domains[j]
     }
-    chosen: list[tuple[Any, ...]] = []
+    chosen = [tuple(answers.get(factor, CHOICES[factor][0]) for factor in factors) for answers in NAMED.values()]
+    for row in chosen:
+        uncovered -= _pairs(row)
     candidates = list(itertools.product(*domains))
     while uncovered:
         best = max(candidates, key=lambda row: len(_pairs(row) & uncovered))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from generator import checks, tools
+from generator import checks, matrix, tools
 from generator.checks.cache import CACHE_ENV_VAR
 from generator.checks.kubernetes_server import SERVER_VERSIONS
 from generator.control_plane import sharing_planes
@@ -115,23 +115,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template") / "gosvc")
 
 
-PRISTINE: dict[str, dict[str, str]] = {
-    "github-actions": {"ci_system": "github-actions"},
-    "gitlab-ci": {"ci_system": "gitlab-ci"},
-    "jenkins": {"ci_system": "jenkins"},
-    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
-    # OpenTelemetry tracing, gRPC beside HTTP.
-    "integrations": {
-        "deploy_format": "both",
-        "monitoring": "both",
-        "gitops": "argocd",
-        "tracing": "otlp",
-        "api": "both",
-    },
-    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
-    # health service, and nothing serves HTTP but /metrics.
-    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
-}
+PRISTINE = matrix.NAMED
 """The repositories every check must pass, rendered once per session (read-only by convention: copy to mutate)."""
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import checks
-from generator.matrix import CHOICES, pairwise, random_variants
+from generator.matrix import CHOICES, NAMED, PAIRWISE_FACTORS, pairwise, random_variants
 from generator.render import new_project
-from tests.conftest import budget, git
+from tests.conftest import PROJECT_ROOT, budget, git
 from tests.rules import validated_questions, violation
 
 BIN = Path(sys.executable).parent
@@ -28,6 +29,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
 def _failures(repo: Path, planes: dict[str, Path]) -> dict[str, str]:
     results = checks.run_checks(checks.CheckContext.from_environment(repo, planes=planes))
     return {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
+
+
+def test_the_first_value_of_each_choice_is_the_default_and_the_matrix_starts_from_the_named_variants() -> None:
+    """A named variant gives only the answers it changes: the rest are the first values of the choices, which must
+    be the template's defaults for the matrix's render of it to be the checks' tests' render of it."""
+    questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
+    assert {factor: values[0] for factor, values in CHOICES.items()} == {
+        factor: questions[factor]["default"] for factor in CHOICES
+    }
+    starts = pairwise()[: len(NAMED)]
+    for variant, answers in zip(starts, NAMED.values(), strict=True):
+        assert variant.data == {factor: answers.get(factor, CHOICES[factor][0]) for factor in PAIRWISE_FACTORS}
 
 
 def test_the_matrix_covers_every_value_and_every_pair() -> None:

@@ -12,11 +12,12 @@ that it would refuse in a Pod).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import secrets
 import tempfile
-import time
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,12 @@ def check_kubernetes_server(repo: Path, kube_context: str = "", planes: Mapping[
                 plane = stack.enter_context(local_control_plane(version))
                 kubeconfig, suffix = plane.kubeconfig, ""
                 report.append(f"{label}: local, ready in {plane.seconds_to_ready:.1f}s")
+            target = ["--kubeconfig", str(kubeconfig)]
+            if problem := _serve_definitions(overlays, target):
+                problems.append(f"{label}: {problem}")
+                continue
             for overlay in overlays:
-                found, said = _apply(overlay, ["--kubeconfig", str(kubeconfig)], dry_run=False, suffix=suffix)
+                found, said = _apply(overlay, target, dry_run=False, suffix=suffix)
                 problems += [f"{label}: {problem}" for problem in found]
                 report += [f"{label}: {line}" for line in said]
     return Outcome(not problems, "\n".join([*problems, *report]))
@@ -86,10 +91,6 @@ def _apply(
     if not dry_run:  # namespaces of our own, labelled as restricted ones are
         objects = [_namespace(name) for name in namespaces] + objects
     with tempfile.TemporaryDirectory(prefix="gosvc-apply-") as scratch:
-        if not dry_run and (definitions := crds.definitions_for(objects)):
-            problem = _install_definitions(definitions, target, Path(scratch))
-            if problem:
-                return [f"{overlay.name}: {problem}"], []
         manifest = Path(scratch) / "objects.json"
         manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
         result = run_tool(
@@ -105,32 +106,46 @@ def _apply(
     return problems, [summary + (f" into namespace {', '.join(namespaces)}" if namespaces else "")]
 
 
-def _install_definitions(definitions: list[dict[str, Any]], target: list[str], scratch: Path) -> str:
-    """Apply the CustomResourceDefinitions the objects need and wait until the server serves them; a problem, or
-    "" when it does. (A cluster of the user's own has them already, or the dry run says it lacks them.)"""
-    manifest = scratch / "definitions.json"
-    published = [{key: value for key, value in item.items() if key != "status"} for item in definitions]
-    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": published}))
-    names = [f"crd/{definition['metadata']['name']}" for definition in definitions]
-    applied = run_tool(
-        "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check", "--filename", str(manifest),
-        cwd=scratch,
-    )  # fmt: skip
-    if applied.returncode != 0:
-        said = (applied.stderr or applied.stdout).strip()
-        return f"the published definitions of {', '.join(names)} were not taken: {said}"
-    deadline = time.monotonic() + ESTABLISHED_TIMEOUT_SECONDS
-    query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
-    waiting = list(names)
-    while waiting and time.monotonic() < deadline:
-        state = run_tool("kubectl", *target, "get", waiting[0], "--output", query, cwd=scratch)
-        if state.returncode == 0 and state.stdout.strip() == "True":
-            waiting.pop(0)
-        else:
-            time.sleep(0.2)
-    if not waiting:
+def _serve_definitions(overlays: list[kube.Rendered], target: list[str]) -> str:
+    """Apply the CustomResourceDefinitions the overlays' objects need and wait until the server serves them; a
+    problem, or "" when it does. A server this process has given the same definitions already has them: planes
+    shared by a run get each set once, however many repositories and overlays are applied to them. (A cluster of
+    the user's own has them already, or the dry run says it lacks them.)"""
+    definitions = crds.definitions_for(obj for overlay in overlays for obj in overlay.objects)
+    if not definitions:
         return ""
-    return f"{', '.join(waiting)} not established after {ESTABLISHED_TIMEOUT_SECONDS:.0f}s"
+    published = [{key: value for key, value in item.items() if key != "status"} for item in definitions]
+    content = json.dumps({"apiVersion": "v1", "kind": "List", "items": published}, sort_keys=True)
+    served = (*target, hashlib.sha256(content.encode()).hexdigest())
+    with _SERVED_LOCK:
+        if served in _SERVED:
+            return ""
+    names = [f"crd/{definition['metadata']['name']}" for definition in definitions]
+    with tempfile.TemporaryDirectory(prefix="gosvc-definitions-") as scratch:
+        manifest = Path(scratch) / "definitions.json"
+        manifest.write_text(content)
+        applied = run_tool(
+            "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check", "--filename",
+            str(manifest), cwd=Path(scratch),
+        )  # fmt: skip
+        if applied.returncode != 0:
+            said = (applied.stderr or applied.stdout).strip()
+            return f"the published definitions of {', '.join(names)} were not taken: {said}"
+        waited = run_tool(
+            "kubectl", *target, "wait", "--for=condition=Established",
+            f"--timeout={ESTABLISHED_TIMEOUT_SECONDS:.0f}s", *names, cwd=Path(scratch),
+        )  # fmt: skip
+    if waited.returncode != 0:
+        said = (waited.stderr or waited.stdout).strip()
+        return f"{', '.join(names)} not established after {ESTABLISHED_TIMEOUT_SECONDS:.0f}s: {said}"
+    with _SERVED_LOCK:
+        _SERVED.add(served)
+    return ""
+
+
+_SERVED: set[tuple[str, ...]] = set()
+"""The servers (kubectl's target) and the definitions (their hash) this process has seen served."""
+_SERVED_LOCK = threading.Lock()
 
 
 _APPLIED = re.compile(r"^\S+ (serverside-applied|unchanged|configured|created)( \(server dry run\))?$")

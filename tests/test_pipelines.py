@@ -72,9 +72,19 @@ def test_a_step_no_rule_covers_is_found(pristine: dict[str, Path], tmp_path: Pat
     assert uncovered == [Step("manifests", "make deploy")]
 
 
+@pytest.fixture(scope="session")
+def pipeline_tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the pipelines' steps: their Makefiles install tools into one folder for the session, as
+    a CI cache of `.cache/tools` would restore it. The first pipeline installs every tool the default repositories
+    pin from nothing, as a repository's first pipeline does; the integrations' pipeline then installs the API's and
+    the chart's; the others find what is installed at the same pins, and `make tools` still runs in each."""
+    shared = tmp_path_factory.mktemp("pipeline-tools")
+    return {**tools.tool_environment(), "MAKEFLAGS": f"TOOLS={shared}"}
+
+
 @pytest.mark.parametrize("name", list(RUN_ON))
 def test_the_pipeline_steps_pass_when_run(
-    pristine: dict[str, Path], name: str, tmp_path: Path, not_run_here: _NotRunHere
+    pristine: dict[str, Path], name: str, tmp_path: Path, not_run_here: _NotRunHere, pipeline_tools: dict[str, str]
 ) -> None:
     repo = shutil.copytree(pristine[name], tmp_path / "orders-api", symlinks=True)
     ran = []
@@ -88,7 +98,7 @@ def test_the_pipeline_steps_pass_when_run(
         finished = subprocess.run(
             ["bash", "-o", "errexit", "-o", "pipefail", "-c", command],
             cwd=repo,
-            env=tools.tool_environment(),
+            env=pipeline_tools,
             capture_output=True,
             text=True,
             check=False,

@@ -23,7 +23,9 @@ from tests.rules import validated_questions, violation
 
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
+# Only the in-process property test uses the session's control planes: `gosvc matrix` starts and shares its own, and
+# planes kept idle beside them while it runs cost CPU the other lanes need.
+pytestmark = pytest.mark.slow
 
 
 def _failures(repo: Path, planes: dict[str, Path]) -> dict[str, str]:

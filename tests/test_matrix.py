@@ -23,9 +23,10 @@ from tests.rules import validated_questions, violation
 
 BIN = Path(sys.executable).parent
 
-# Only the in-process property test uses the session's control planes: `gosvc matrix` starts and shares its own, and
-# planes kept idle beside them while it runs cost CPU the other lanes need.
-pytestmark = pytest.mark.slow
+# Every test here runs every check, the server checks' tools included. Only the in-process property test uses the
+# session's control planes: `gosvc matrix` starts and shares its own, and planes kept idle beside them while it runs
+# cost CPU the other lanes need.
+pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]
 
 
 def _failures(repo: Path, planes: dict[str, Path]) -> dict[str, str]:

@@ -18,6 +18,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -131,13 +132,19 @@ def _serve_definitions(overlays: list[kube.Rendered], target: list[str]) -> str:
         if applied.returncode != 0:
             said = (applied.stderr or applied.stdout).strip()
             return f"the published definitions of {', '.join(names)} were not taken: {said}"
-        waited = run_tool(
-            "kubectl", *target, "wait", "--for=condition=Established",
-            f"--timeout={ESTABLISHED_TIMEOUT_SECONDS:.0f}s", *names, cwd=Path(scratch),
-        )  # fmt: skip
-    if waited.returncode != 0:
-        said = (waited.stderr or waited.stdout).strip()
-        return f"{', '.join(names)} not established after {ESTABLISHED_TIMEOUT_SECONDS:.0f}s: {said}"
+        # Polled rather than `kubectl wait`, which fails at once on a definition the server has not given
+        # conditions yet instead of waiting for them.
+        deadline = time.monotonic() + ESTABLISHED_TIMEOUT_SECONDS
+        query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+        waiting = list(names)
+        while waiting and time.monotonic() < deadline:
+            state = run_tool("kubectl", *target, "get", waiting[0], "--output", query, cwd=Path(scratch))
+            if state.returncode == 0 and state.stdout.strip() == "True":
+                waiting.pop(0)
+            else:
+                time.sleep(0.2)
+    if waiting:
+        return f"{', '.join(waiting)} not established after {ESTABLISHED_TIMEOUT_SECONDS:.0f}s"
     with _SERVED_LOCK:
         _SERVED.add(served)
     return ""

@@ -30,7 +30,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator.user_cache import cache_folder
+from generator.user_cache import cache_folder, prune_least_recently_used
 
 LIMIT_BYTES = 64 * 1024 * 1024
 _KEY_BYTES = 64  # the hex key that opens every entry
@@ -52,6 +52,8 @@ def install() -> None:
     if SandboxedEnvironment.compile is not _original_compile:
         return
     _prune(folder())
+    # Copier builds its environments itself: the class is the one place to reach them. mypy refuses assigning a
+    # method, and _compile's signature is Jinja's without its overloads.
     SandboxedEnvironment.compile = _compile  # type: ignore[assignment,method-assign]
 
 
@@ -190,27 +192,4 @@ def _write(key: str, code: CodeType) -> None:
 
 
 def _prune(root: Path, limit: int = LIMIT_BYTES) -> None:
-    """Past `limit` bytes, remove the least recently used entries until a quarter is free."""
-    entries: list[tuple[float, int, Path]] = []
-    with contextlib.suppress(OSError):
-        for shard in os.scandir(root):
-            if shard.is_dir():
-                entries += _stats(os.scandir(shard.path))
-    total = sum(size for _, size, _ in entries)
-    if total <= limit:
-        return
-    for _, size, path in sorted(entries):
-        if total <= limit * 3 // 4:
-            break
-        total -= size
-        with contextlib.suppress(OSError):
-            path.unlink()
-
-
-def _stats(entries: Iterable[os.DirEntry[str]]) -> list[tuple[float, int, Path]]:
-    found = []
-    for entry in entries:
-        with contextlib.suppress(OSError):
-            stat = entry.stat()
-            found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
-    return found
+    prune_least_recently_used((path for path in root.glob("*/*") if path.is_file()), limit)

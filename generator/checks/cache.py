@@ -30,7 +30,7 @@ from typing import TypeVar
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
 from generator.tools import TOOLS, find
-from generator.user_cache import cache_folder
+from generator.user_cache import cache_folder, prune_least_recently_used
 
 T = TypeVar("T")
 
@@ -237,16 +237,7 @@ class ResultCache:
         return len(entries)
 
     def _prune(self) -> None:
-        entries = self._entries()
-        total = sum(_size(path) for path in entries)
-        if total <= self.limit:
-            return
-        for path in sorted(entries, key=_used):
-            if total <= self.limit * 3 // 4:
-                break
-            total -= _size(path)
-            with contextlib.suppress(OSError):
-                path.unlink()
+        prune_least_recently_used(self._entries(), self.limit)
 
 
 def _size(path: Path) -> int:
@@ -254,10 +245,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _used(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0

@@ -1,7 +1,8 @@
-"""Local servers the checks start: free loopback ports, output to a log file, stopped for sure."""
+"""Local servers the checks start: free ports no other process is handed, output to a log file, stopped for sure."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import urllib.error
@@ -12,6 +13,11 @@ from pathlib import Path
 from typing import IO
 
 REQUEST_TIMEOUT_SECONDS = 2.0
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_FIRST_EPHEMERAL = 32768  # Linux's default, where /proc does not say
+LOWEST_PORT = 20000  # above the ports well-known services listen on by default
+PORT_ATTEMPTS = 100
+_CHOOSER = random.SystemRandom()
 
 
 @dataclass
@@ -55,10 +61,30 @@ def start(name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str]
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port free on every interface now, below the kernel's ephemeral range.
+
+    A port the kernel picks (bind to port 0) comes from the range it also gives every outgoing connection and every
+    port Docker publishes, so on a busy machine it can be taken again before the server it was picked for binds it.
+    A port below that range is only taken by someone who asks for it by number. The choice is random from the
+    operating system, not from `random`, which Hypothesis seeds alike in every parallel lane.
+    """
+    first_ephemeral = _first_ephemeral_port()
+    for _ in range(PORT_ATTEMPTS):
+        port = _CHOOSER.randrange(LOWEST_PORT, first_ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free TCP port between {LOWEST_PORT} and {first_ephemeral} after {PORT_ATTEMPTS} tries")
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_FIRST_EPHEMERAL
 
 
 def http_get(

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from generator.processes import free_port  # noqa: E402
 from generator.render import new_project  # noqa: E402 - needs the root on sys.path
-from generator.tools import find  # noqa: E402
+from generator.tools import Toolbox  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"
@@ -135,7 +135,7 @@ def build_service(template: Path, folder: Path, answers: dict[str, str] | None =
 
 def go_build(folder: Path, package: str) -> Path:
     binary = folder / "server"
-    subprocess.run([str(find("go")), "build", "-o", str(binary), package], cwd=folder, check=True)
+    subprocess.run([str(Toolbox.default().find("go")), "build", "-o", str(binary), package], cwd=folder, check=True)
     return binary
 
 
@@ -167,7 +167,7 @@ def start(binary: Path, folder: Path, env: dict[str, str] | None = None) -> tupl
 
 def hey(url: str, requests: int, concurrency: int) -> Load:
     output = subprocess.run(
-        [str(find("hey")), "-n", str(requests), "-c", str(concurrency), url],
+        [str(Toolbox.default().find("hey")), "-n", str(requests), "-c", str(concurrency), url],
         capture_output=True,
         text=True,
         check=True,

@@ -19,7 +19,7 @@ import yaml
 
 from generator.errors import GosvcError
 from generator.outcome import Outcome
-from generator.tools import find, npm_modules, tool_environment
+from generator.tools import Toolbox
 from generator.yamlfile import load_mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -229,22 +229,22 @@ def write_template(root: Path | None = None, *, check: bool = False) -> Template
     return TemplateWrite(target, changed, questions)
 
 
-def validate(path: Path, kinds: str) -> Outcome:
+def validate(path: Path, kinds: str, toolbox: Toolbox) -> Outcome:
     """`path` read as the Backstage catalog reads it, and validated by @backstage/catalog-model and the
-    scaffolder's template schema; `kinds` names the entity kinds the file may hold."""
+    scaffolder's template schema (as `toolbox` has them); `kinds` names the entity kinds the file may hold."""
     for tool in VALIDATOR_TOOLS:
-        find(tool)
+        toolbox.find(tool)
     result = subprocess.run(
-        [str(find("node")), str(VALIDATOR), "--kinds", kinds, path.name],
+        [str(toolbox.find("node")), str(VALIDATOR), "--kinds", kinds, path.name],
         cwd=path.parent,
         capture_output=True,
         text=True,
         check=False,
-        env={**tool_environment(), "NODE_PATH": str(npm_modules())},
+        env={**toolbox.environment(), "NODE_PATH": str(toolbox.npm_modules())},
     )
     return Outcome(result.returncode == 0, (result.stdout + result.stderr).strip())
 
 
-def check_backstage(repo: Path) -> Outcome:
+def check_backstage(repo: Path, toolbox: Toolbox) -> Outcome:
     """The repository's catalog-info.yaml, as the Backstage catalog would read and validate it."""
-    return validate(repo / "catalog-info.yaml", "Component")
+    return validate(repo / "catalog-info.yaml", "Component", toolbox)

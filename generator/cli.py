@@ -428,9 +428,10 @@ def _tools_install(args: argparse.Namespace) -> int:
     known = ", ".join(tools.TOOLS)
     only = None if args.only is None else _names(args.only, "--only", "tool", known)
     chosen = tools.chosen(only, () if args.skip is None else _names(args.skip, "--skip", "tool", known))
-    installed = tools.install(chosen, progress=lambda step: print(f"  {step}", file=sys.stderr))
+    toolbox = tools.Toolbox.default()
+    installed = toolbox.install(chosen, progress=lambda step: print(f"  {step}", file=sys.stderr))
     if args.json:
-        _print_json({"installed": installed, "tools_dir": str(tools.tools_dir())})
+        _print_json({"installed": installed, "tools_dir": str(toolbox.folder)})
     else:
         print(f"Installed {', '.join(installed)}" if installed else "Every pinned tool is installed")
     return 0
@@ -446,9 +447,10 @@ def _names(listed: str, flag: str, what: str, known: str) -> list[str]:
 
 def _tools_list(args: argparse.Namespace) -> int:
     rows = []
+    toolbox = tools.Toolbox.default()
     for tool in tools.TOOLS.values():
         try:
-            where = str(tools.find(tool.name))
+            where = str(toolbox.find(tool.name))
         except ToolMissingError:
             where = None
         rows.append({"tool": tool.name, "version": tool.version, "source": tool.source, "path": where})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.processes import Server, free_port, start
-from generator.tools import find
+from generator.tools import Toolbox
 
 READY = "Everything is ready"
 """What the collector logs once its receiver listens."""
@@ -30,9 +30,9 @@ class ReceivedSpan:
     name: str
 
 
-def start_collector(scratch: Path) -> tuple[Server, str]:
-    """Start the collector with an OTLP/HTTP receiver on a free loopback port; the server and the endpoint to put
-    in OTEL_EXPORTER_OTLP_ENDPOINT."""
+def start_collector(scratch: Path, toolbox: Toolbox) -> tuple[Server, str]:
+    """Start the collector of `toolbox` with an OTLP/HTTP receiver on a free loopback port; the server and the
+    endpoint to put in OTEL_EXPORTER_OTLP_ENDPOINT."""
     port = free_port()
     config = {
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
@@ -44,9 +44,8 @@ def start_collector(scratch: Path) -> tuple[Server, str]:
     }
     path = scratch / "otelcol.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
-    return start("OpenTelemetry Collector", [str(find("otelcol")), f"--config={path}"], scratch / "otelcol.log"), (
-        f"http://127.0.0.1:{port}"
-    )
+    argv = [str(toolbox.find("otelcol")), f"--config={path}"]
+    return start("OpenTelemetry Collector", argv, scratch / "otelcol.log"), f"http://127.0.0.1:{port}"
 
 
 def is_ready(collector: Server) -> bool:

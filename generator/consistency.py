@@ -31,6 +31,7 @@ from generator.kube import (
     render_chart,
 )
 from generator.outcome import Outcome
+from generator.tools import Toolbox
 
 BUILD_FAILED = "does not build"
 SHUTDOWN_MARGIN_SECONDS = 5
@@ -57,10 +58,10 @@ _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def check_consistency(repo: Path, answers: Mapping[str, Any]) -> Outcome:
+def check_consistency(repo: Path, answers: Mapping[str, Any], toolbox: Toolbox) -> Outcome:
     """Every kustomization's agreements, and the base's with the `answers` of the repository."""
     served = probe_targets(repo)
-    rendered, problems = render_all(repo)
+    rendered, problems = render_all(repo, toolbox)
     for kustomization in rendered:
         problems += [f"{kustomization.name}: {p}" for p in _readable(_agreements(kustomization, served))]
     # What the answers set directly: the kustomize base, and the chart with its own values.yaml.
@@ -75,19 +76,19 @@ def check_consistency(repo: Path, answers: Mapping[str, Any]) -> Outcome:
     return Outcome(not problems, "\n".join(problems) or f"{len(rendered)} kustomizations agree")
 
 
-def kustomization_problems(project: Path) -> dict[str, frozenset[str]]:
+def kustomization_problems(project: Path, toolbox: Toolbox) -> dict[str, frozenset[str]]:
     """For each kustomization, or where there is none each values file of the chart: whether it builds, and
-    what in it disagrees. Updates compare this before and after."""
+    what in it disagrees, rendered with the tools of `toolbox`. Updates compare this before and after."""
     sources = kustomizations(project) or chart_values(project)
     served = probe_targets(project)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        found = list(pool.map(lambda source: _problems_of(project, source, served), sources))
+        found = list(pool.map(lambda source: _problems_of(project, source, served, toolbox), sources))
     return {str(source): problems for source, problems in zip(sources, found, strict=True)}
 
 
-def _problems_of(project: Path, source: Path, served: set[str]) -> frozenset[str]:
+def _problems_of(project: Path, source: Path, served: set[str], toolbox: Toolbox) -> frozenset[str]:
     try:
-        rendered = render_chart(project, source) if source.suffix == ".yaml" else render(project, source)
+        rendered = (render_chart if source.suffix == ".yaml" else render)(project, source, toolbox)
     except RenderError as error:
         return frozenset({f"{BUILD_FAILED}: {one_line(str(error), 300)}"})
     return frozenset(_readable(_agreements(rendered, served)))

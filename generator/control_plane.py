@@ -12,7 +12,6 @@ import json
 import secrets
 import shutil
 import ssl
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from generator.errors import GosvcError
 from generator.processes import Server, free_port, start
-from generator.tools import find
+from generator.tools import Toolbox
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 
@@ -49,19 +48,20 @@ def apiserver_tool(kubernetes_version: str) -> str:
 
 
 @contextmanager
-def sharing_planes(versions: Sequence[str]) -> Iterator[dict[str, Path]]:
-    """A local control plane per version, running until the block ends: their kubeconfigs by version, which a
-    run of checks is given (CheckContext.planes) so that each check applies into them instead of starting its own."""
+def sharing_planes(versions: Sequence[str], toolbox: Toolbox) -> Iterator[dict[str, Path]]:
+    """A local control plane per version, of the servers of `toolbox`, running until the block ends: their
+    kubeconfigs by version, which a run of checks is given (CheckContext.planes) so that each check applies into
+    them instead of starting its own."""
     with contextlib.ExitStack() as stack:
-        planes = [stack.enter_context(local_control_plane(version)) for version in versions]
+        planes = [stack.enter_context(local_control_plane(version, toolbox)) for version in versions]
         yield {plane.version: plane.kubeconfig for plane in planes}
 
 
 @contextmanager
-def local_control_plane(kubernetes_version: str) -> Iterator[ControlPlane]:
-    """etcd and kube-apiserver on free loopback ports, in a scratch folder removed afterwards."""
-    apiserver = find(apiserver_tool(kubernetes_version))
-    etcd = find("etcd")
+def local_control_plane(kubernetes_version: str, toolbox: Toolbox) -> Iterator[ControlPlane]:
+    """The etcd and kube-apiserver of `toolbox` on free loopback ports, in a scratch folder removed afterwards."""
+    apiserver = toolbox.find(apiserver_tool(kubernetes_version))
+    etcd = toolbox.find("etcd")
     scratch = Path(tempfile.mkdtemp(prefix="gosvc-control-plane-"))
     servers: list[Server] = []
     try:
@@ -69,7 +69,7 @@ def local_control_plane(kubernetes_version: str) -> Iterator[ControlPlane]:
         client, peer, secure = free_port(), free_port(), free_port()
         servers.append(start("etcd", [str(etcd), *_etcd_flags(scratch, client, peer)], scratch / "etcd.log"))
         token = secrets.token_hex(16)
-        flags = _apiserver_flags(scratch, f"http://127.0.0.1:{client}", secure, token)
+        flags = _apiserver_flags(scratch, f"http://127.0.0.1:{client}", secure, token, toolbox)
         servers.append(start("kube-apiserver", [str(apiserver), *flags], scratch / "kube-apiserver.log"))
         server = f"https://127.0.0.1:{secure}"
         _wait_until_ready(server, token, servers)
@@ -94,10 +94,10 @@ def _etcd_flags(scratch: Path, client: int, peer: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _apiserver_flags(scratch: Path, etcd: str, port: int, token: str) -> list[str]:
+def _apiserver_flags(scratch: Path, etcd: str, port: int, token: str, toolbox: Toolbox) -> list[str]:
     key, public = scratch / "service-account.key", scratch / "service-account.pub"
-    _run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)])
-    _run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(public)])
+    _run(toolbox, scratch, "openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
+    _run(toolbox, scratch, "openssl", "ec", "-in", str(key), "-pubout", "-out", str(public))
     tokens = scratch / "tokens.csv"
     tokens.write_text(f'{token},gosvc,gosvc,"system:masters"\n')
     return [
@@ -155,7 +155,7 @@ def _write_kubeconfig(path: Path, server: str, token: str) -> Path:
     return path
 
 
-def _run(argv: list[str]) -> None:
-    result = subprocess.run([str(find(argv[0])), *argv[1:]], capture_output=True, text=True, check=False)
+def _run(toolbox: Toolbox, scratch: Path, *argv: str) -> None:
+    result = toolbox.run(*argv, cwd=scratch)
     if result.returncode != 0:
         raise ControlPlaneError(f"`{' '.join(argv)}` failed: {(result.stderr or result.stdout).strip()}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from generator.tools import TOOLS, find
+from generator.tools import TOOLS, Toolbox
 
 PROVIDERS = {"monitoring.coreos.com": "prometheus-operator-crds", "argoproj.io": "argo-cd-crds"}
 """The API group of each kind of custom object the template emits, and the tool that holds its definitions."""
@@ -27,25 +27,25 @@ def is_custom(obj: dict[str, Any]) -> bool:
     return _group(obj) in PROVIDERS
 
 
-def definitions_for(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def definitions_for(objects: Iterable[dict[str, Any]], toolbox: Toolbox) -> list[dict[str, Any]]:
     """The CustomResourceDefinitions of the custom kinds among `objects`, each once; ToolMissingError when their
-    provider is not installed."""
+    provider is not installed in `toolbox`."""
     wanted = {(_group(obj), str(obj.get("kind"))) for obj in objects if is_custom(obj)}
     found = {}
     for group, kind in sorted(wanted):
-        definition = _definition(group, kind)
+        definition = _definition(group, kind, toolbox)
         if definition is not None:
             found[definition["metadata"]["name"]] = definition
     return list(found.values())
 
 
-def validate(obj: dict[str, Any]) -> list[str]:
-    """Where `obj` breaks the schema of its definition, strictly: a field the schema does not define is an error,
-    as it is for a server that validates fields strictly. One line per problem."""
+def validate(obj: dict[str, Any], toolbox: Toolbox) -> list[str]:
+    """Where `obj` breaks the schema of its definition (as installed in `toolbox`), strictly: a field the schema
+    does not define is an error, as it is for a server that validates fields strictly. One line per problem."""
     import jsonschema  # check-jsonschema's dependency, from the tools extra
 
     group, kind = _group(obj), str(obj.get("kind"))
-    definition = _definition(group, kind)
+    definition = _definition(group, kind, toolbox)
     if definition is None:
         return [f"{PROVIDERS[group]} defines no kind {kind} in group {group}"]
     version = str(obj.get("apiVersion", "")).partition("/")[2]
@@ -72,16 +72,16 @@ def _group(obj: dict[str, Any]) -> str:
     return api_version.partition("/")[0] if "/" in api_version else ""
 
 
-def _definition(group: str, kind: str) -> dict[str, Any] | None:
-    return _definitions(PROVIDERS[group], kind.lower()).get((group, kind))
+def _definition(group: str, kind: str, toolbox: Toolbox) -> dict[str, Any] | None:
+    return _definitions(toolbox, PROVIDERS[group], kind.lower()).get((group, kind))
 
 
 @functools.cache
-def _definitions(tool: str, named: str) -> dict[tuple[str, str], dict[str, Any]]:
+def _definitions(toolbox: Toolbox, tool: str, named: str) -> dict[tuple[str, str], dict[str, Any]]:
     """The definitions in the files of `tool` whose name holds `named` (both projects name a file after its
     kind: parsing only those saves reading megabytes of others)."""
     found = {}
-    for path in sorted(find(tool).glob("*.yaml")):
+    for path in sorted(toolbox.find(tool).glob("*.yaml")):
         if named not in path.name:
             continue
         for document in yaml.load_all(path.read_text(), Loader=_Loader):

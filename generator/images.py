@@ -24,7 +24,7 @@ from generator.engine import Engine, EngineCommandError
 from generator.errors import GosvcError
 from generator.processes import http_get
 from generator.standins import BaseImage, BaseImages
-from generator.tools import find
+from generator.tools import Toolbox
 
 NONROOT_USER = "65532:65532"
 BUILD_TIMEOUT_SECONDS = 900.0
@@ -215,6 +215,7 @@ def serve_and_probe(
     image: str,
     port: int | None,
     metrics_port: int,
+    toolbox: Toolbox,
     *,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
@@ -224,9 +225,10 @@ def serve_and_probe(
     """Run `image` as a hardened pod would; call /healthz and /readyz on the HTTP API port `port` (None: the
     service serves gRPC alone) and /metrics on the metrics port, both published on loopback; wait for the
     image's own HEALTHCHECK to report the container healthy; with `grpc_port`, ask its gRPC health service about
-    the server and about liveness, as the kubelet's gRPC probe does (grpc-health-probe), and without an HTTP
-    port wait for liveness to answer SERVING first; then stop it as Kubernetes does, SIGTERM and SIGKILL after
-    `grace_seconds`. `environment` is what the container is given besides its image's, as a pod's settings.
+    the server and about liveness, as the kubelet's gRPC probe does (the grpc-health-probe of `toolbox`), and
+    without an HTTP port wait for liveness to answer SERVING first; then stop it as Kubernetes does, SIGTERM and
+    SIGKILL after `grace_seconds`. `environment` is what the container is given besides its image's, as a pod's
+    settings.
 
     The container runs with a read-only root file system, a /tmp tmpfs, no
     capabilities and no privilege escalation, as the user its image names.
@@ -255,7 +257,7 @@ def serve_and_probe(
             healthz = _wait_until_healthy(engine, name, f"{base_url}/healthz", startup_timeout)
         else:
             _wait_until_healthy(engine, name, f"{grpc_address} (gRPC health of liveness)", startup_timeout,
-                                lambda: grpc_health(grpc_address, "liveness"))  # fmt: skip
+                                lambda: grpc_health(grpc_address, "liveness", toolbox))  # fmt: skip
         seconds_to_healthy = time.monotonic() - started
         if port:
             readyz, _ = http_get(f"{base_url}/readyz")
@@ -263,7 +265,7 @@ def serve_and_probe(
         metrics_status, metrics = http_get(f"{metrics_url}/metrics")
         health = _wait_for_health_check(engine, name, startup_timeout)
         services = ("", "liveness") if grpc_port else ()
-        health_answers = tuple((service, grpc_health(grpc_address, service)) for service in services)
+        health_answers = tuple((service, grpc_health(grpc_address, service, toolbox)) for service in services)
         config_user = engine.run("inspect", "--format", "{{.Config.User}}", name).stdout.strip()
         top = engine.run("top", name, "-o", "pid,uid").stdout
         uids = tuple(line.split()[1] for line in top.splitlines()[1:] if len(line.split()) == 2)
@@ -303,10 +305,11 @@ def grpc_port(answers: Mapping[str, Any]) -> int | None:
     return int(answers.get("grpc_port", 50051)) if answers.get("api", "http") != "http" else None
 
 
-def grpc_health(address: str, service: str) -> str:
-    """What the gRPC health service at `address` answers about `service`: SERVING, or why not."""
+def grpc_health(address: str, service: str, toolbox: Toolbox) -> str:
+    """What the gRPC health service at `address` answers about `service` (asked by the grpc-health-probe of
+    `toolbox`): SERVING, or why not."""
     probe = subprocess.run(
-        [str(find("grpc-health-probe")), f"-addr={address}", f"-service={service}", "-connect-timeout=5s"],
+        [str(toolbox.find("grpc-health-probe")), f"-addr={address}", f"-service={service}", "-connect-timeout=5s"],
         capture_output=True,
         text=True,
         check=False,

@@ -17,7 +17,7 @@ import yaml
 from generator import crds
 from generator.errors import GosvcError, ToolMissingError
 from generator.outcome import Outcome
-from generator.tools import TOOLS, run_tool
+from generator.tools import TOOLS, Toolbox
 
 # Oldest minor still in providers' standard support, oldest upstream-supported, newest.
 KUBERNETES_VERSIONS = ("1.33.0", "1.35.0", "1.37.0")
@@ -53,10 +53,10 @@ class RenderError(GosvcError):
 
 @dataclass
 class _Once:
-    """The renderings of one repository while a run of checks reads it: each is made once."""
+    """The renderings of one repository while a run of checks reads it: each is made once (per toolbox)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    made: dict[tuple[str, str], Rendered | RenderError] = field(default_factory=dict)
+    made: dict[tuple[str, str, Toolbox], Rendered | RenderError] = field(default_factory=dict)
     readers: int = 0
 
 
@@ -82,7 +82,7 @@ def rendered_once(repo: Path) -> Iterator[None]:
                 del _ONCE[key]
 
 
-def _once(repo: Path, key: tuple[str, str], make: Callable[[], Rendered]) -> Rendered:
+def _once(repo: Path, key: tuple[str, str, Toolbox], make: Callable[[], Rendered]) -> Rendered:
     with _ONCE_LOCK:
         once = _ONCE.get(repo.resolve())
     if once is None:
@@ -106,13 +106,14 @@ def kustomizations(repo: Path) -> list[Path]:
     return [path.relative_to(repo) for path in found]
 
 
-def render(repo: Path, kustomization: Path) -> Rendered:
-    """`kustomization` as kustomize renders it (once per run of checks: `rendered_once`)."""
-    return _once(repo, ("kustomize", str(kustomization)), partial(_kustomize, repo, kustomization))
+def render(repo: Path, kustomization: Path, toolbox: Toolbox) -> Rendered:
+    """`kustomization` as the kustomize of `toolbox` renders it (once per run of checks: `rendered_once`)."""
+    key = ("kustomize", str(kustomization), toolbox)
+    return _once(repo, key, partial(_kustomize, repo, kustomization, toolbox))
 
 
-def _kustomize(repo: Path, kustomization: Path) -> Rendered:
-    result = run_tool("kubectl", "kustomize", str(kustomization), cwd=repo)
+def _kustomize(repo: Path, kustomization: Path, toolbox: Toolbox) -> Rendered:
+    result = toolbox.run("kubectl", "kustomize", str(kustomization), cwd=repo)
     if result.returncode != 0:
         raise RenderError(f"{kustomization}: kustomize failed: {result.stderr.strip()}")
     objects = _documents(result.stdout)
@@ -137,14 +138,14 @@ def chart_values(repo: Path) -> list[Path]:
     return [path.relative_to(repo) for path in found if path.is_file()]
 
 
-def render_chart(repo: Path, values: Path) -> Rendered:
-    """The chart rendered by `helm template` with `values` over values.yaml, released as the chart's name into
-    the namespace of the overlay of the same environment (values-dev.yaml: deploy/overlays/dev), or else the
-    release's own (once per run of checks: `rendered_once`)."""
-    return _once(repo, ("helm", str(values)), partial(_helm_template, repo, values))
+def render_chart(repo: Path, values: Path, toolbox: Toolbox) -> Rendered:
+    """The chart rendered by the `helm template` of `toolbox` with `values` over values.yaml, released as the
+    chart's name into the namespace of the overlay of the same environment (values-dev.yaml: deploy/overlays/dev),
+    or else the release's own (once per run of checks: `rendered_once`)."""
+    return _once(repo, ("helm", str(values), toolbox), partial(_helm_template, repo, values, toolbox))
 
 
-def _helm_template(repo: Path, values: Path) -> Rendered:
+def _helm_template(repo: Path, values: Path, toolbox: Toolbox) -> Rendered:
     try:
         release = str(yaml.safe_load((repo / CHART / "Chart.yaml").read_text())["name"])
     except (OSError, yaml.YAMLError, TypeError, KeyError) as error:
@@ -152,7 +153,8 @@ def _helm_template(repo: Path, values: Path) -> Rendered:
     environment = values.stem.removeprefix("values").removeprefix("-")
     namespace = _overlay_namespace(repo, environment) or "-".join(filter(None, (release, environment)))
     extra = ["--values", str(values)] if values.name != "values.yaml" else []
-    result = run_tool("helm", "template", release, str(CHART), "--namespace", namespace, *helm_flags(extra), cwd=repo)
+    flags = ["--namespace", namespace, *helm_flags(extra)]
+    result = toolbox.run("helm", "template", release, str(CHART), *flags, cwd=repo)
     if result.returncode != 0:
         raise RenderError(f"{values}: helm template failed: {result.stderr.strip()}")
     try:
@@ -178,15 +180,15 @@ def _overlay_namespace(repo: Path, environment: str) -> str:
         return ""
 
 
-def render_all(repo: Path) -> tuple[list[Rendered], list[str]]:
+def render_all(repo: Path, toolbox: Toolbox) -> tuple[list[Rendered], list[str]]:
     """Every kustomization and every values file of the chart rendered, and why those that could not be were
     not."""
     rendered, problems = [], []
     folders, values_files = kustomizations(repo), chart_values(repo)
     if not folders and not values_files:
         problems.append("no kustomization.yaml and no Helm chart under deploy/")
-    renders = [partial(render, repo, folder) for folder in folders]
-    renders += [partial(render_chart, repo, values) for values in values_files]
+    renders = [partial(render, repo, folder, toolbox) for folder in folders]
+    renders += [partial(render_chart, repo, values, toolbox) for values in values_files]
     for build in renders:
         try:
             rendered.append(build())
@@ -201,13 +203,13 @@ def base_source(repo: Path) -> Path:
     return CHART_DEFAULTS if not kustomizations(repo) and chart_values(repo) else BASE
 
 
-def render_base(repo: Path) -> Rendered:
+def render_base(repo: Path, toolbox: Toolbox) -> Rendered:
     found = base_source(repo)
     if found == CHART_DEFAULTS:
-        return render_chart(repo, found)
+        return render_chart(repo, found, toolbox)
     if not (repo / found / "kustomization.yaml").is_file():
         raise RenderError(f"no kustomization.yaml in {found}")
-    return render(repo, found)
+    return render(repo, found, toolbox)
 
 
 def deployed(rendered: list[Rendered]) -> list[Rendered]:
@@ -216,7 +218,7 @@ def deployed(rendered: list[Rendered]) -> list[Rendered]:
     return [item for item in rendered if Path(item.name) != BASE]
 
 
-def validate_schemas(repo: Path) -> Outcome:
+def validate_schemas(repo: Path, toolbox: Toolbox) -> Outcome:
     """Every object of every kustomization, strictly, against each supported Kubernetes version."""
     try:
         import kubernetes_validate
@@ -225,7 +227,7 @@ def validate_schemas(repo: Path) -> Outcome:
         raise ToolMissingError(
             f"kubernetes-validate {TOOLS['kubernetes-validate'].version} is not installed: run `gosvc tools install`"
         ) from error
-    rendered, problems = render_all(repo)
+    rendered, problems = render_all(repo, toolbox)
     count = 0
     for kustomization in rendered:
         for obj in kustomization.objects:
@@ -233,7 +235,7 @@ def validate_schemas(repo: Path) -> Outcome:
                 count += 1
                 problems += [
                     f"{kustomization.name}: {_ref(obj)} ({crds.provider_version(obj)}): {problem}"
-                    for problem in crds.validate(obj)
+                    for problem in crds.validate(obj, toolbox)
                 ]
                 continue
             for version in KUBERNETES_VERSIONS:

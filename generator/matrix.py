@@ -242,7 +242,8 @@ def run_matrix(
 
     with contextlib.ExitStack() as stack:
         if "kubernetes-server" in {check.name for check in chosen} and not given.planes and not given.kube_context:
-            planes = stack.enter_context(sharing_planes(SERVER_VERSIONS))  # started once, for every variant
+            # Started once, for every variant.
+            planes = stack.enter_context(sharing_planes(SERVER_VERSIONS, given.tools))
             given = dataclasses.replace(given, planes=planes)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=jobs))
         return list(pool.map(lambda named: one(*named), variants))

@@ -1,8 +1,9 @@
 """The tools the checks run, pinned in one table, and how to install them.
 
 Python-shipped tools come with the package's `tools` extra; Go tools are built
-with `go install` at pinned versions into a cache folder. After one
-`gosvc tools install`, checks need no network.
+with `go install` at pinned versions into a tools folder (the user's cache
+folder unless $GOSVC_TOOLS names another). After one `gosvc tools install`,
+checks need no network.
 """
 
 from __future__ import annotations
@@ -135,106 +136,135 @@ TOOLS: dict[str, Tool] = {
 }
 
 
-def tools_dir() -> Path:
-    """Where Go tools are installed: $GOSVC_TOOLS, else the user's cache folder."""
-    if configured := os.environ.get(TOOLS_ENV_VAR):
-        return Path(configured)
-    return cache_folder("tools")
-
-
-def find(name: str) -> Path:
-    """The path of tool `name`, or ToolMissingError saying how to install it."""
-    tool = TOOLS[name]
-    if tool.source in PINNED_SOURCES:
-        if _pinned_tool_present(tool):
-            return _pinned_path(tool)
-        raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
-    scripts = Path(sysconfig.get_path("scripts")) / name
-    if scripts.is_file() and os.access(scripts, os.X_OK):
-        return scripts
-    if on_path := shutil.which(name):
-        return Path(on_path)
-    raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
-
-
-def groovy_classpath() -> str:
-    """The Groovy runtime that npm-groovy-lint ships, as a Java classpath."""
-    library = (
-        _pinned_path(TOOLS["npm-groovy-lint"]).parent.parent / "npm-groovy-lint" / "lib" / "java" / "groovy" / "lib"
-    )
-    if not any(library.glob("groovy-*.jar")):
-        shipper = TOOLS["npm-groovy-lint"]
-        raise ToolMissingError(
-            f"Groovy (from {shipper.name} {shipper.version}) is not installed: {shipper.install_hint}"
-        )
-    return str(library / "*")
-
-
-def run_tool(name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a pinned tool in `cwd` and capture its text output; the caller judges the exit status."""
-    return subprocess.run(
-        [str(find(name)), *arguments],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=tool_environment(),
-    )
-
-
-def tool_environment() -> dict[str, str]:
-    """The environment tools run in: pinned tools first on PATH, so that they find each other."""
-    path = os.pathsep.join([str(tools_dir() / "bin"), sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "NO_COLOR": "1"}
-
-
-def _stamp(tool: Tool) -> Path:
-    return tools_dir() / "bin" / f".{tool.name}.json"
-
-
 PINNED_SOURCES = ("go", "gobuild", "gomod", "npm", "npm-library", "venv")
-"""Sources whose tools gosvc installs into its tool cache, one folder per version."""
-
-
-def _pinned_path(tool: Tool) -> Path:
-    if tool.source == "npm":
-        return npm_modules() / ".bin" / tool.name
-    if tool.source == "npm-library":
-        return npm_modules() / tool.package
-    if tool.source == "venv":
-        return _venv(tool) / "bin" / tool.name
-    if tool.source == "gomod":
-        return tools_dir() / "modules" / f"{tool.name}-{tool.version}"
-    return tools_dir() / "bin" / tool.name
-
-
-def npm_modules() -> Path:
-    """The node_modules folder of the npm tools and libraries, which gosvc's Node.js scripts require from."""
-    return tools_dir() / "npm" / "node_modules"
-
-
-def _venv(tool: Tool) -> Path:
-    return tools_dir() / "venv" / f"{tool.name}-{tool.version}"
-
-
-def _pinned_tool_present(tool: Tool) -> bool:
-    path = _pinned_path(tool)
-    return (path.is_dir() if tool.source in ("gomod", "npm-library") else path.is_file()) and _stamp_matches(tool)
-
-
-def _stamp_matches(tool: Tool) -> bool:
-    try:
-        stamp = json.loads(_stamp(tool).read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(
-        stamp == _stamp_of(tool) or (not tool.tags and stamp == {"package": tool.package, "version": tool.version})
-    )
+"""Sources whose tools gosvc installs into a tools folder, one folder per version."""
 
 
 def _stamp_of(tool: Tool) -> dict[str, object]:
     """What a tool's stamp holds: what it was built from, and how."""
     return {"package": tool.package, "version": tool.version, "tags": list(tool.tags)}
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """A tools folder, and how the pinned tools in it and the others are found and run. Whatever runs a tool is
+    given one (a check as CheckContext.tools), so that which tools run is part of what it was given."""
+
+    folder: Path
+
+    @classmethod
+    def default(cls) -> Toolbox:
+        """The user's tools folder: $GOSVC_TOOLS, else the user's cache folder; read here and nowhere else."""
+        if configured := os.environ.get(TOOLS_ENV_VAR):
+            return cls(Path(configured))
+        return cls(cache_folder("tools"))
+
+    def find(self, name: str) -> Path:
+        """The path of tool `name`, or ToolMissingError saying how to install it."""
+        tool = TOOLS[name]
+        if tool.source in PINNED_SOURCES:
+            if self._present(tool):
+                return self._path(tool)
+            raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
+        scripts = Path(sysconfig.get_path("scripts")) / name
+        if scripts.is_file() and os.access(scripts, os.X_OK):
+            return scripts
+        if on_path := shutil.which(name):
+            return Path(on_path)
+        raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
+
+    def run(self, name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """Run tool `name` in `cwd` and capture its text output; the caller judges the exit status."""
+        return subprocess.run(
+            [str(self.find(name)), *arguments],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self.environment(),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The environment tools run in: pinned tools first on PATH, so that they find each other."""
+        path = os.pathsep.join([str(self.folder / "bin"), sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
+        return {**os.environ, "PATH": path, "NO_COLOR": "1"}
+
+    def groovy_classpath(self) -> str:
+        """The Groovy runtime that npm-groovy-lint ships, as a Java classpath."""
+        shipper = TOOLS["npm-groovy-lint"]
+        library = self._path(shipper).parent.parent / "npm-groovy-lint" / "lib" / "java" / "groovy" / "lib"
+        if not any(library.glob("groovy-*.jar")):
+            raise ToolMissingError(
+                f"Groovy (from {shipper.name} {shipper.version}) is not installed: {shipper.install_hint}"
+            )
+        return str(library / "*")
+
+    def npm_modules(self) -> Path:
+        """The node_modules folder of the npm tools and libraries, which gosvc's Node.js scripts require from."""
+        return self.folder / "npm" / "node_modules"
+
+    def install(
+        self, tools: Collection[Tool] | None = None, progress: Callable[[str], None] = lambda _: None
+    ) -> list[str]:
+        """Install every pinned tool of `tools` (all when None) that is missing; return what was installed.
+        Idempotent.
+
+        Go builds take the CPU and run one after the other; so do npm installs,
+        which write one shared prefix. The other downloads (pip, the virtualenvs)
+        run beside them, each in a thread of its own.
+        """
+        wanted = list(TOOLS.values()) if tools is None else list(tools)
+        python_tools = [tool for tool in wanted if tool.source == "python" and not _python_tool_present(tool)]
+        missing = [tool for tool in wanted if tool.source in PINNED_SOURCES and not self._present(tool)]
+        shared = {"go": "go", "gobuild": "go", "npm": "npm", "npm-library": "npm"}
+        lanes: list[list[Callable[[], str]]] = [
+            [partial(_install_pinned, self, tool, progress)] for tool in missing if tool.source not in shared
+        ]
+        for lane in dict.fromkeys(shared.values()):
+            steps: list[Callable[[], str]] = [
+                partial(_install_pinned, self, tool, progress) for tool in missing if shared.get(tool.source) == lane
+            ]
+            if steps:
+                lanes.append(steps)
+        if python_tools:
+            lanes.append([partial(_install_python, python_tools, progress)])
+        if not lanes:
+            return []
+        (self.folder / "bin").mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            done = [pool.submit(_run_lane, lane) for lane in lanes]
+            return sorted(name for future in done for name in future.result())
+
+    def _path(self, tool: Tool) -> Path:
+        if tool.source == "npm":
+            return self.npm_modules() / ".bin" / tool.name
+        if tool.source == "npm-library":
+            return self.npm_modules() / tool.package
+        if tool.source == "venv":
+            return self._venv(tool) / "bin" / tool.name
+        if tool.source == "gomod":
+            return self.folder / "modules" / f"{tool.name}-{tool.version}"
+        return self.folder / "bin" / tool.name
+
+    def _venv(self, tool: Tool) -> Path:
+        return self.folder / "venv" / f"{tool.name}-{tool.version}"
+
+    def _stamp(self, tool: Tool) -> Path:
+        return self.folder / "bin" / f".{tool.name}.json"
+
+    def _present(self, tool: Tool) -> bool:
+        path = self._path(tool)
+        found = path.is_dir() if tool.source in ("gomod", "npm-library") else path.is_file()
+        return found and self._stamp_matches(tool)
+
+    def _stamp_matches(self, tool: Tool) -> bool:
+        try:
+            stamp = json.loads(self._stamp(tool).read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(
+            stamp == _stamp_of(tool) or (not tool.tags and stamp == {"package": tool.package, "version": tool.version})
+        )
 
 
 def chosen(only: Collection[str] | None = None, skip: Collection[str] = ()) -> list[Tool]:
@@ -244,37 +274,6 @@ def chosen(only: Collection[str] | None = None, skip: Collection[str] = ()) -> l
         shown = ", ".join(repr(name[:40]) for name in unknown[:5])
         raise InvalidInputError(f"unknown tool {shown}; the tools are: {', '.join(TOOLS)}")
     return [tool for tool in TOOLS.values() if (only is None or tool.name in only) and tool.name not in skip]
-
-
-def install(tools: Collection[Tool] | None = None, progress: Callable[[str], None] = lambda _: None) -> list[str]:
-    """Install every pinned tool of `tools` (all when None) that is missing; return what was installed.
-    Idempotent.
-
-    Go builds take the CPU and run one after the other; so do npm installs,
-    which write one shared prefix. The other downloads (pip, the virtualenvs)
-    run beside them, each in a thread of its own.
-    """
-    wanted = list(TOOLS.values()) if tools is None else list(tools)
-    python_tools = [tool for tool in wanted if tool.source == "python" and not _python_tool_present(tool)]
-    missing = [tool for tool in wanted if tool.source in PINNED_SOURCES and not _pinned_tool_present(tool)]
-    shared = {"go": "go", "gobuild": "go", "npm": "npm", "npm-library": "npm"}
-    lanes: list[list[Callable[[], str]]] = [
-        [partial(_install_pinned, tool, progress)] for tool in missing if tool.source not in shared
-    ]
-    for lane in dict.fromkeys(shared.values()):
-        steps: list[Callable[[], str]] = [
-            partial(_install_pinned, tool, progress) for tool in missing if shared.get(tool.source) == lane
-        ]
-        if steps:
-            lanes.append(steps)
-    if python_tools:
-        lanes.append([partial(_install_python, python_tools, progress)])
-    if not lanes:
-        return []
-    (tools_dir() / "bin").mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-        done = [pool.submit(_run_lane, lane) for lane in lanes]
-        return sorted(name for future in done for name in future.result())
 
 
 def _run_lane(steps: list[Callable[[], str]]) -> list[str]:
@@ -287,46 +286,46 @@ def _install_python(missing: list[Tool], progress: Callable[[str], None]) -> str
     return ", ".join(tool.name for tool in missing)
 
 
-def _install_pinned(tool: Tool, progress: Callable[[str], None]) -> str:
-    """Install one tool of the tool cache and stamp it with its version."""
+def _install_pinned(toolbox: Toolbox, tool: Tool, progress: Callable[[str], None]) -> str:
+    """Install one tool into the folder of `toolbox` and stamp it with its version."""
     started = time.monotonic()
     if tool.source == "go":
         progress(f"go install {tool.package}@{tool.version}")
-        env = {**os.environ, "GOBIN": str(tools_dir() / "bin")}
+        env = {**os.environ, "GOBIN": str(toolbox.folder / "bin")}
         flags = ["-ldflags=-s -w", *(["-tags", ",".join(tool.tags)] if tool.tags else [])]
-        _run([str(find("go")), "install", *flags, f"{tool.package}@{tool.version}"], env=env)
+        _run([str(toolbox.find("go")), "install", *flags, f"{tool.package}@{tool.version}"], env=env)
     elif tool.source == "gobuild":
         progress(f"go build {tool.package} of {tool.module}@{tool.version} (a build module of its own)")
-        _go_build_module(tool)
+        _go_build_module(toolbox, tool)
     elif tool.source == "gomod":
         progress(f"go mod download {tool.module}@{tool.version} (its {tool.package} folder)")
-        _copy_module_folder(tool)
+        _copy_module_folder(toolbox, tool)
     elif tool.source == "venv":
         progress(f"pip install {tool.package} (in a virtualenv of its own)")
-        venv = _venv(tool)
+        venv = toolbox._venv(tool)
         shutil.rmtree(venv, ignore_errors=True)
         _run([sys.executable, "-m", "venv", str(venv)])
         _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", tool.package])
     else:
         progress(f"npm install {tool.package}@{tool.version}")
-        prefix = tools_dir() / "npm"
+        prefix = toolbox.folder / "npm"
         prefix.mkdir(parents=True, exist_ok=True)
-        npm = [str(find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
+        npm = [str(toolbox.find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
         _run([*npm, f"{tool.package}@{tool.version}"])
-    _stamp(tool).write_text(json.dumps(_stamp_of(tool)))
+    toolbox._stamp(tool).write_text(json.dumps(_stamp_of(tool)))
     progress(f"{tool.name} {tool.version} installed in {time.monotonic() - started:.0f}s")
     return tool.name
 
 
-def _copy_module_folder(tool: Tool) -> None:
-    """Copy folder `tool.package` of Go module `tool.module` at `tool.version` into the tool cache.
+def _copy_module_folder(toolbox: Toolbox, tool: Tool) -> None:
+    """Copy folder `tool.package` of Go module `tool.module` at `tool.version` into the folder of `toolbox`.
 
     `go mod download` verifies the module against the checksum database, so the
     files are the ones the project published under that version.
     """
     required = f"{tool.module}@{tool.version}"
     downloaded = subprocess.run(
-        [str(find("go")), "mod", "download", "-json", required],
+        [str(toolbox.find("go")), "mod", "download", "-json", required],
         capture_output=True,
         text=True,
         check=False,
@@ -337,7 +336,7 @@ def _copy_module_folder(tool: Tool) -> None:
     source = Path(json.loads(downloaded.stdout)["Dir"]) / tool.package
     if not source.is_dir():
         raise GosvcError(f"{required} has no folder {tool.package}")
-    target = _pinned_path(tool)
+    target = toolbox._path(tool)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target)
     target.chmod(0o755)
@@ -357,7 +356,7 @@ _MAIN_SOURCES = {
 required at the tool's version."""
 
 
-def _go_build_module(tool: Tool) -> None:
+def _go_build_module(toolbox: Toolbox, tool: Tool) -> None:
     """Build `tool` in a module of gosvc's that requires its module at its version.
 
     Kubernetes replaces its staging modules (k8s.io/api ...) by folders of its
@@ -365,8 +364,8 @@ def _go_build_module(tool: Tool) -> None:
     of the same Kubernetes release. Where the package is a library, a main
     function calls it.
     """
-    go = str(find("go"))
-    folder = tools_dir() / "build" / f"{tool.name}-{tool.version}"
+    go = str(toolbox.find("go"))
+    folder = toolbox.folder / "build" / f"{tool.name}-{tool.version}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     replaces = ""
@@ -401,7 +400,7 @@ def _go_build_module(tool: Tool) -> None:
         (folder / "tools.go").write_text(f'//go:build tools\n\npackage build\n\nimport _ "{tool.package}"\n')
         target = tool.package
     _run([go, "mod", "tidy"], cwd=folder)
-    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(_pinned_path(tool)), target], cwd=folder)
+    _run([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(toolbox._path(tool)), target], cwd=folder)
 
 
 def python_requirements() -> list[str]:

@@ -40,6 +40,7 @@ from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.copier_errors import as_gosvc_error
 from generator.errors import GosvcError, InvalidInputError, shown_value
 from generator.template import TemplateConfig, copier_rendering, load_config, local_path, team_owned_matcher
+from generator.tools import Toolbox
 
 ConflictStyle = Literal["inline", "rej"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
@@ -213,7 +214,8 @@ def update_project(
         if not answers and is_up_to_date(project.version, target):
             return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
         _refuse_stale_team_files(project, answers, config)
-        built_before = consistency.kustomization_problems(project.path)
+        toolbox = Toolbox.default()
+        built_before = consistency.kustomization_problems(project.path, toolbox)
         paths_before = git.tree_paths(top)
         record = journal.Journal.begin(top, commit, target)
         journal.write(top, record)
@@ -221,7 +223,7 @@ def update_project(
             moved = _run_copier(project.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet)
             kept = _keep_team_work(top, project, commit, moved, team_owned_matcher(config.team_owned))
             conflicts = _settle_conflicts(top, paths_before, {conflict.path for conflict in kept}) + kept
-            _verify_kustomizations(project.path, built_before, conflicts)
+            _verify_kustomizations(project.path, built_before, conflicts, toolbox)
             changed = tuple(path for _, path in git.status_entries(top))
             result = _result(
                 project, read_answers(project.path), changed=changed, conflicts=conflicts, recovered=recovered
@@ -425,7 +427,7 @@ def _settle_conflicts(top: Path, paths_before: frozenset[str], settled: set[str]
 
 
 def _verify_kustomizations(
-    project: Path, before: Mapping[str, frozenset[str]], conflicts: tuple[Conflict, ...]
+    project: Path, before: Mapping[str, frozenset[str]], conflicts: tuple[Conflict, ...], toolbox: Toolbox
 ) -> None:
     """Every kustomization that built and agreed with the base before the update still does.
 
@@ -435,7 +437,7 @@ def _verify_kustomizations(
     prefix = git.run(project, "rev-parse", "--show-prefix").strip()
     if any(conflict.path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for conflict in conflicts):
         return
-    after = consistency.kustomization_problems(project)
+    after = consistency.kustomization_problems(project, toolbox)
     for name, problems in after.items():
         earlier = before.get(name, frozenset())
         if any(problem.startswith(consistency.BUILD_FAILED) for problem in earlier):

@@ -185,7 +185,7 @@ def control_planes() -> Iterator[dict[str, Path]]:
     kubeconfigs by version, for CheckContext.planes): each check applies into namespaces of its own instead of
     starting its own servers. Where kube-apiserver or etcd is not installed, the checks report it themselves."""
     try:
-        with sharing_planes(SERVER_VERSIONS) as planes:
+        with sharing_planes(SERVER_VERSIONS, tools.Toolbox.default()) as planes:
             yield planes
     except ToolMissingError:
         yield {}

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from generator import backstage
 from generator.cli import main
-from generator.tools import find, npm_modules, run_tool, tool_environment
+from generator.tools import Toolbox
 from tests.conftest import PROJECT_ROOT, Render, budget
 from tests.rules import questions, render_macro, violation
 
@@ -39,8 +39,9 @@ JINJA = re.compile(r"\{\{|\{%")
 @pytest.fixture(scope="module")
 def validators() -> None:
     """Backstage's npm packages, as `gosvc tools install` puts them; a test that needs them fails without."""
+    toolbox = Toolbox.default()
     for tool in (*backstage.VALIDATOR_TOOLS, "backstage-scaffolder-node"):
-        find(tool)
+        toolbox.find(tool)
 
 
 def _catalog(repo: Path) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def test_catalog_info_passes_the_catalog_validators_for_each_ci_system(
     render: Render, ci_system: str, module_path: str, annotation: str | None, value: str | None
 ) -> None:
     repo = render({"ci_system": ci_system, "organization": "acme", "module_path": module_path}).dest
-    outcome = backstage.check_backstage(repo)
+    outcome = backstage.check_backstage(repo, Toolbox.default())
     assert outcome.passed, outcome.output
     annotations = _catalog(repo)["metadata"]["annotations"]
     ci_annotations = {key for key in annotations if key.split("/")[0] in ("github.com", "gitlab.com", "jenkins.io")}
@@ -70,7 +71,7 @@ def test_catalog_info_passes_the_catalog_validators_for_each_ci_system(
     if annotation:
         assert annotations[annotation] == value
     assert annotations["backstage.io/kubernetes-label-selector"] == "app.kubernetes.io/name=orders-api"
-    linted = run_tool("yamllint", "--strict", "-c", ".yamllint.yml", "catalog-info.yaml", cwd=repo)
+    linted = Toolbox.default().run("yamllint", "--strict", "-c", ".yamllint.yml", "catalog-info.yaml", cwd=repo)
     assert linted.returncode == 0, linted.stdout
 
 
@@ -90,7 +91,7 @@ def test_catalog_info_passes_the_catalog_validators_for_each_ci_system(
 )
 def test_unusual_but_valid_answers_pass(render: Render, answers: dict[str, str]) -> None:
     repo = render(answers, name=answers.get("service_name", "orders-api")).dest
-    outcome = backstage.check_backstage(repo)
+    outcome = backstage.check_backstage(repo, Toolbox.default())
     assert outcome.passed, outcome.output
     spec = _catalog(repo)["spec"]
     for question in ("owner", "system", "lifecycle"):
@@ -142,7 +143,7 @@ def test_a_broken_catalog_info_fails_with_the_validators_words(pristine: Path, t
     repo = tmp_path / "orders-api"
     repo.mkdir()
     (repo / "catalog-info.yaml").write_text(mutate((pristine / "catalog-info.yaml").read_text(encoding="utf-8")))
-    outcome = backstage.check_backstage(repo)
+    outcome = backstage.check_backstage(repo, Toolbox.default())
     assert not outcome.passed
     assert said in outcome.output
 
@@ -185,7 +186,7 @@ def test_owner_and_system_rules_agree_with_backstage(tmp_path_factory: pytest.Te
         )
     folder = tmp_path_factory.mktemp("references")
     (folder / "catalog-info.yaml").write_text("---\n".join(documents), encoding="utf-8")
-    outcome = backstage.check_backstage(folder)
+    outcome = backstage.check_backstage(folder, Toolbox.default())
     assert outcome.passed, outcome.output
 
 
@@ -213,7 +214,7 @@ def test_check_flag_fails_in_one_line_when_the_committed_file_differs(
 
 @pytest.mark.usefixtures("validators")
 def test_template_yaml_passes_the_scaffolder_schema() -> None:
-    outcome = backstage.validate(TEMPLATE, "Template")
+    outcome = backstage.validate(TEMPLATE, "Template", Toolbox.default())
     assert outcome.passed, outcome.output
 
 
@@ -244,7 +245,7 @@ def test_a_broken_template_fails_the_scaffolder_schema(tmp_path: Path, name: str
     mutate(document)
     broken = tmp_path / "template.yaml"
     broken.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    outcome = backstage.validate(broken, "Template")
+    outcome = backstage.validate(broken, "Template", Toolbox.default())
     assert not outcome.passed
     assert said in outcome.output
 
@@ -311,13 +312,14 @@ def _run_action(workspace: Path, parameters: dict[str, Any], template_repo: Path
         "input": {"template": str(template_repo)},
     }
     gosvc = Path(sys.executable).parent / "gosvc"
+    toolbox = Toolbox.default()
     return subprocess.run(
-        [str(find("node")), str(HARNESS)],
+        [str(toolbox.find("node")), str(HARNESS)],
         input=json.dumps(request),
         capture_output=True,
         text=True,
         check=False,
-        env={**tool_environment(), "NODE_PATH": str(npm_modules()), "GOSVC_COMMAND": str(gosvc)},
+        env={**toolbox.environment(), "NODE_PATH": str(toolbox.npm_modules()), "GOSVC_COMMAND": str(gosvc)},
     )
 
 
@@ -332,7 +334,7 @@ def test_the_gosvc_action_renders_the_template_defaults(template_repo: Path, tmp
     assert {name: answers[name] for name in asked} == asked
     assert "argocd_project" not in parameters  # gitops none hides it
     assert answers["module_path"] == "github.com/example/orders-api"  # left empty: gosvc's default
-    assert backstage.check_backstage(tmp_path / "workspace").passed
+    assert backstage.check_backstage(tmp_path / "workspace", Toolbox.default()).passed
 
 
 @pytest.mark.usefixtures("validators")

@@ -21,6 +21,7 @@ from generator.checks.steps import has
 from generator.cli import main
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
+from generator.tools import Toolbox
 from tests.conftest import HANG_GUARD_SECONDS
 
 RUNS: list[str] = []
@@ -131,7 +132,7 @@ def test_an_unchanged_input_is_answered_from_the_cache_and_a_changed_one_is_not(
 
 def test_a_torn_or_foreign_entry_is_a_miss(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "results")
-    key = result_key("passes", tmp_path, (), (), ())
+    key = result_key("passes", tmp_path, (), Toolbox(tmp_path / "tools"), (), ())
     cache.put(key, "fine")
     entry = next((tmp_path / "results").glob("*/*.json"))
 
@@ -144,7 +145,7 @@ def test_a_torn_or_foreign_entry_is_a_miss(tmp_path: Path) -> None:
 
 def test_the_cache_keeps_to_its_bound_dropping_the_least_recently_used(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "results", limit=4000)
-    keys = [result_key(f"check-{index}", tmp_path, (), (), ()) for index in range(40)]
+    keys = [result_key(f"check-{index}", tmp_path, (), Toolbox(tmp_path / "tools"), (), ()) for index in range(40)]
 
     for key in keys:
         cache.put(key, "x" * 200)
@@ -174,7 +175,7 @@ def test_the_cache_command_shows_and_clears(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GOSVC_CACHE_DIR", str(tmp_path / "results"))
-    ResultCache().put(result_key("passes", tmp_path, (), (), ()), "fine")
+    ResultCache().put(result_key("passes", tmp_path, (), Toolbox(tmp_path / "tools"), (), ()), "fine")
 
     assert main(["cache", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"] == 1
@@ -203,11 +204,12 @@ def test_a_remembered_step_is_done_once_per_content_and_only_kept_when_it_passes
         done.append("ran")
         return Outcome(verdict, "said")
 
-    assert remembered(cache, "step", b"same", (), lambda: step(True)) == Outcome(True, "said")
-    assert remembered(cache, "step", b"same", (), lambda: step(True)).passed
-    assert remembered(cache, "step", b"other", (), lambda: step(False)) == Outcome(False, "said")
-    assert remembered(cache, "step", b"other", (), lambda: step(True)).passed, "a failure was not kept"
-    assert remembered(None, "step", b"same", (), lambda: step(True)).passed
+    tools = Toolbox(tmp_path / "tools")
+    assert remembered(cache, "step", b"same", tools, (), lambda: step(True)) == Outcome(True, "said")
+    assert remembered(cache, "step", b"same", tools, (), lambda: step(True)).passed
+    assert remembered(cache, "step", b"other", tools, (), lambda: step(False)) == Outcome(False, "said")
+    assert remembered(cache, "step", b"other", tools, (), lambda: step(True)).passed, "a failure was not kept"
+    assert remembered(None, "step", b"same", tools, (), lambda: step(True)).passed
     assert done == ["ran", "ran", "ran", "ran"]
 
 
@@ -239,9 +241,9 @@ def test_identical_work_asked_for_at_once_is_done_once_when_it_passes(tmp_path: 
         return Outcome(verdict, "said")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(remembered, cache, "step", b"same", (), slow_step)
+        first = pool.submit(remembered, cache, "step", b"same", Toolbox(tmp_path / "tools"), (), slow_step)
         assert cache.arrivals.acquire(timeout=HANG_GUARD_SECONDS)
-        second = pool.submit(remembered, cache, "step", b"same", (), slow_step)
+        second = pool.submit(remembered, cache, "step", b"same", Toolbox(tmp_path / "tools"), (), slow_step)
         assert cache.arrivals.acquire(timeout=HANG_GUARD_SECONDS), "the second asker reached the lock"
         release.set()
 

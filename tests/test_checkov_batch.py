@@ -22,7 +22,7 @@ from generator.checks import checkov_runs
 from generator.checks.checkov_runs import run_checkov
 from generator.checks.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
 from generator.kube import CHART, Rendered, deployed, render_all
-from generator.tools import run_tool
+from generator.tools import Toolbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # helm renders the chart
 
@@ -68,7 +68,8 @@ def _substitute(path: Path, pattern: str, replacement: str) -> None:
 def _per_input(repo: Path, rendered: list[Rendered], scratch: Path) -> list[Finding]:
     """The findings of the runs the one run replaced: checkov on the repository as it is, configured by it, and
     on the rendered files alone (kubernetes), named after their renderings."""
-    own = run_tool(
+    toolbox = Toolbox.default()
+    own = toolbox.run(
         "checkov",
         *("-d", ".", "--skip-path", f"{CHART}/templates", "--framework", *CHECKOV_FRAMEWORKS),
         *("--skip-download", "--output", "json"),
@@ -78,7 +79,7 @@ def _per_input(repo: Path, rendered: list[Rendered], scratch: Path) -> list[Find
     for number, kustomization in enumerate(rendered):
         (scratch / f"{number}.yaml").write_text(kustomization.text)
         names[f"/{number}.yaml"] = f"{kustomization.name} (rendered)"
-    theirs = run_tool(
+    theirs = toolbox.run(
         "checkov", "-d", ".", "--framework", "kubernetes", "--skip-download", "--output", "json", cwd=scratch
     )
     return [result.finding for result in read_checkov(own.stdout)] + [
@@ -91,8 +92,9 @@ def test_the_one_run_finds_what_the_runs_per_input_found(
     request: pytest.FixtureRequest, name: str, tmp_path: Path
 ) -> None:
     repo: Path = request.getfixturevalue(name)
-    rendered = deployed(render_all(repo)[0])
-    scan = scan_with_checkov(repo, rendered)
+    toolbox = Toolbox.default()
+    rendered = deployed(render_all(repo, toolbox)[0])
+    scan = scan_with_checkov(repo, rendered, toolbox)
     assert not scan.error
     assert set(scan.rendered) == RENDERED
     batched = Counter(result.finding for result in scan.results)
@@ -104,9 +106,9 @@ def test_the_one_run_finds_what_the_runs_per_input_found(
 
 
 def test_a_repository_checkov_should_fail_still_fails(repository: Path, broken: Path) -> None:
-    outcome = checkov(repository)
+    outcome = checkov(repository, Toolbox.default())
     assert outcome.passed, outcome.output
-    outcome = checkov(broken)
+    outcome = checkov(broken, Toolbox.default())
     assert not outcome.passed
     lines = outcome.output.splitlines()
     assert "checkov did not scan /.github/workflows/ci.yml: it drops files it cannot parse" in lines
@@ -118,15 +120,16 @@ def test_a_repository_checkov_should_fail_still_fails(repository: Path, broken: 
 def test_runs_share_one_checkov_process_which_comes_back_when_it_dies(repository: Path) -> None:
     """The checks of a matrix, a fleet or a session import checkov once; a server that died is started anew."""
     arguments = ("-d", ".", "--framework", "dockerfile", "--skip-download", "--output", "json")
-    first = run_checkov(*arguments, cwd=repository)
+    toolbox = Toolbox.default()
+    first = run_checkov(*arguments, cwd=repository, toolbox=toolbox)
     server = checkov_runs._server._process
     assert server is not None
 
-    second = run_checkov(*arguments, cwd=repository)
+    second = run_checkov(*arguments, cwd=repository, toolbox=toolbox)
     assert checkov_runs._server._process is server, "one process served both runs"
     server.kill()
     server.wait()
-    third = run_checkov(*arguments, cwd=repository)
+    third = run_checkov(*arguments, cwd=repository, toolbox=toolbox)
 
     assert checkov_runs._server._process is not server
     findings = [sorted(result.finding for result in read_checkov(run.stdout)) for run in (first, second, third)]

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from generator import checks, kube
 from generator.cli import main
+from generator.tools import Toolbox
 from tests.conftest import PRISTINE, Render
 
 pytestmark = pytest.mark.usefixtures("control_planes")
@@ -517,28 +518,32 @@ def _changed(before: Path, after: Path) -> set[str]:
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
-def test_a_run_of_checks_renders_each_kustomization_once(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+@dataclass(frozen=True)
+class _CountingToolbox(Toolbox):
+    """The user's tools, noting each kustomization kubectl renders."""
+
+    rendered: list[str] = field(default_factory=list, compare=False)
+
+    def run(self, name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        if name == "kubectl":
+            self.rendered.append(arguments[1])
+        return super().run(name, *arguments, cwd=cwd)
+
+
+def test_a_run_of_checks_renders_each_kustomization_once(render: Render) -> None:
     """Several checks read the overlays as kustomize renders them: within one run kustomize runs once per
     kustomization, each check gets objects of its own, and a later run renders the repository as it is then."""
     repo = render().dest
-    rendered: list[str] = []
-    run_tool = kube.run_tool
-
-    def counting(name: str, *args: str, **kwargs: Any) -> Any:
-        if name == "kubectl":
-            rendered.append(args[1])
-        return run_tool(name, *args, **kwargs)
-
-    monkeypatch.setattr(kube, "run_tool", counting)
+    toolbox = _CountingToolbox(Toolbox.default().folder)
     readers = ["kubernetes-schema", "kubernetes-consistency", "kube-score"]
 
-    results = checks.run_checks(repo, readers, jobs=3)
+    results = checks.run_checks(checks.CheckContext.from_environment(repo, tools=toolbox), readers, jobs=3)
 
     assert [(r.check, r.status) for r in results] == [(name, checks.PASS) for name in readers]
-    assert sorted(rendered) == sorted(map(str, kube.kustomizations(repo)))
+    assert sorted(toolbox.rendered) == sorted(map(str, kube.kustomizations(repo)))
     with kube.rendered_once(repo):
-        kube.render_all(repo)[0][0].objects.clear()
-        assert all(item.objects for item in kube.render_all(repo)[0])
+        kube.render_all(repo, toolbox)[0][0].objects.clear()
+        assert all(item.objects for item in kube.render_all(repo, toolbox)[0])
     grace = r"terminationGracePeriodSeconds: \d+"
     _regex("deploy/base/deployment.yaml", grace, "terminationGracePeriodSeconds: 3")(repo)  # shorter than the drain
     assert checks.run_checks(repo, ["kubernetes-consistency"])[0].status == checks.FAIL

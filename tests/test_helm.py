@@ -11,7 +11,7 @@ import pytest
 from generator import kube
 from generator.checks import helm
 from generator.kube import Rendered
-from generator.tools import run_tool
+from generator.tools import Toolbox
 from tests.conftest import Render
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]
@@ -30,8 +30,8 @@ def test_each_values_file_renders_the_objects_of_its_overlay(render: Render, ans
     project = render({**answers, "deploy_format": "both"}, name=answers.get("service_name", "orders-api")).dest
 
     for environment in ("dev", "prod"):
-        chart = kube.render_chart(project, kube.CHART / f"values-{environment}.yaml")
-        kustomized = kube.render(project, Path(kube.DEPLOY) / "overlays" / environment)
+        chart = kube.render_chart(project, kube.CHART / f"values-{environment}.yaml", Toolbox.default())
+        kustomized = kube.render(project, Path(kube.DEPLOY) / "overlays" / environment, Toolbox.default())
 
         assert helm.compare(kustomized, chart) == []
         kinds = {obj["kind"] for obj in chart.objects}
@@ -81,7 +81,7 @@ def test_bad_values_fail_to_render(render: Render, value: str, refused_for: str)
     project = render({"deploy_format": "both"}).dest
 
     flags = kube.helm_flags(["--set", value])
-    result = run_tool("helm", "template", "orders-api", str(kube.CHART), *flags, cwd=project)
+    result = Toolbox.default().run("helm", "template", "orders-api", str(kube.CHART), *flags, cwd=project)
 
     assert result.returncode != 0, result.stdout[:500]
     assert refused_for in result.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from generator import checks, consistency, kube
+from generator.tools import Toolbox
 from tests.conftest import Render
 from tests.template_versions import SERVICE, commit_all, fingerprint, generate
 from tests.test_update_safety import gosvc
@@ -57,8 +58,8 @@ def test_pin_release_writes_the_release_into_the_production_values(render: Rende
 
     subprocess.run(["make", "pin-release", "TAG=v1.2.3", f"DIGEST={DIGEST}"], cwd=project, check=True, text=True)
 
-    prod = kube.render_chart(project, kube.CHART / "values-prod.yaml").of_kind("Deployment")[0]
-    dev = kube.render_chart(project, kube.CHART / "values-dev.yaml").of_kind("Deployment")[0]
+    prod = kube.render_chart(project, kube.CHART / "values-prod.yaml", Toolbox.default()).of_kind("Deployment")[0]
+    dev = kube.render_chart(project, kube.CHART / "values-dev.yaml", Toolbox.default()).of_kind("Deployment")[0]
     image = f"ghcr.io/example/{SERVICE}:v1.2.3@{DIGEST}"
     assert prod["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert dev["spec"]["template"]["spec"]["containers"][0]["image"] == f"ghcr.io/example/{SERVICE}:main"
@@ -68,7 +69,7 @@ def test_pin_release_writes_the_release_into_the_production_values(render: Rende
 def test_updates_of_a_helm_only_repository_check_each_values_file(template_repo: Path, tmp_path: Path) -> None:
     project = generate(template_repo, tmp_path / SERVICE, "v1.0.0", data=HELM)
 
-    assert set(consistency.kustomization_problems(project)) == {
+    assert set(consistency.kustomization_problems(project, Toolbox.default())) == {
         "deploy/chart/values.yaml",
         "deploy/chart/values-dev.yaml",
         "deploy/chart/values-prod.yaml",
@@ -76,7 +77,8 @@ def test_updates_of_a_helm_only_repository_check_each_values_file(template_repo:
     result = gosvc("update", str(project), "--data", "hpa_enabled=false", "--json")
 
     assert result.returncode == 0, result.stderr
-    assert "HorizontalPodAutoscaler" not in {obj["kind"] for obj in kube.render_base(project).objects}
+    base = kube.render_base(project, Toolbox.default())
+    assert "HorizontalPodAutoscaler" not in {obj["kind"] for obj in base.objects}
     assert not (project / kube.BASE).exists()
 
 

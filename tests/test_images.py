@@ -32,6 +32,7 @@ from generator.matrix import CHOICES
 from generator.render import NewProject
 from generator.standin_recipes import StandInError
 from generator.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
+from generator.tools import Toolbox
 
 VERSION = "gosvc-image-test"
 # GOSVC_IMAGE_BUILD=cold measures builds as on a fresh machine (no layer cache, empty Go caches of their own).
@@ -113,7 +114,7 @@ def test_image_builds_and_serves(base_image: str, render: Render, images: ImageS
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, None)
     try:
-        served = serve_and_probe(engine, tag, *service_ports(read_answers(project)))
+        served = serve_and_probe(engine, tag, *service_ports(read_answers(project)), Toolbox.default())
     except GosvcError as error:
         pytest.fail(str(error), pytrace=False)
     images.results[base_image] = (built, served)

@@ -15,7 +15,7 @@ import pytest
 
 from generator.checks.kubernetes_server import PSS_LABELS, SERVER_VERSIONS
 from generator.control_plane import ControlPlane, local_control_plane
-from generator.tools import find, tool_environment
+from generator.tools import Toolbox
 from tests.conftest import Render
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]
@@ -24,18 +24,19 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def users_cluster() -> Iterator[ControlPlane]:
-    with local_control_plane(SERVER_VERSIONS[-1]) as plane:
+    with local_control_plane(SERVER_VERSIONS[-1], Toolbox.default()) as plane:
         yield plane
 
 
 def _kubectl(plane: ControlPlane, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    toolbox = Toolbox.default()
     return subprocess.run(
-        [str(find("kubectl")), "--kubeconfig", str(plane.kubeconfig), *args],
+        [str(toolbox.find("kubectl")), "--kubeconfig", str(plane.kubeconfig), *args],
         input=stdin,
         capture_output=True,
         text=True,
         check=False,
-        env=tool_environment(),
+        env=toolbox.environment(),
     )
 
 

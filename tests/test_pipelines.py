@@ -79,7 +79,7 @@ def pipeline_tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     pin from nothing, as a repository's first pipeline does; the integrations' pipeline then installs the API's and
     the chart's; the others find what is installed at the same pins, and `make tools` still runs in each."""
     shared = tmp_path_factory.mktemp("pipeline-tools")
-    return {**tools.tool_environment(), "MAKEFLAGS": f"TOOLS={shared}"}
+    return {**tools.Toolbox.default().environment(), "MAKEFLAGS": f"TOOLS={shared}"}
 
 
 @pytest.mark.parametrize("name", list(RUN_ON))

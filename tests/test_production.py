@@ -103,12 +103,9 @@ def test_every_accepted_scanner_finding_is_listed_with_its_reason(
 
 
 def _pod_templates(project: Path) -> dict[str, Any]:
-    return {
-        str(folder): next(obj for obj in kube.render(project, folder).objects if obj["kind"] == "Deployment")["spec"][
-            "template"
-        ]
-        for folder in kube.kustomizations(project)
-    }
+    toolbox = tools.Toolbox.default()
+    rendered = {str(folder): kube.render(project, folder, toolbox) for folder in kube.kustomizations(project)}
+    return {folder: item.of_kind("Deployment")[0]["spec"]["template"] for folder, item in rendered.items()}
 
 
 def test_a_config_change_rolls_every_overlay_out(render: Render) -> None:
@@ -162,11 +159,12 @@ def test_every_pipeline_checks_what_the_repository_claims(render: Render, ci_sys
 
 def _make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
     """`make TARGETS` in `project`, with the tools gosvc installed in place of `make tools`."""
+    toolbox = tools.Toolbox.default()
     overrides = [
-        f"PROMTOOL={tools.find('promtool')}",
-        f"KUBECTL={tools.find('kubectl')}",
-        f"KUBERNETES_VALIDATE={shutil.which('kubernetes-validate') or tools.find('kubernetes-validate')}",
-        f"HADOLINT={tools.find('hadolint')}",
+        f"PROMTOOL={toolbox.find('promtool')}",
+        f"KUBECTL={toolbox.find('kubectl')}",
+        f"KUBERNETES_VALIDATE={shutil.which('kubernetes-validate') or toolbox.find('kubernetes-validate')}",
+        f"HADOLINT={toolbox.find('hadolint')}",
     ]
     return subprocess.run(
         ["make", "--no-print-directory", *targets, *overrides],
@@ -174,7 +172,7 @@ def _make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PATH": tools.tool_environment()["PATH"]},
+        env={**os.environ, "PATH": toolbox.environment()["PATH"]},
     )
 
 
@@ -207,7 +205,7 @@ def test_pin_release_writes_the_digest_production_deploys(render: Render) -> Non
     assert result.returncode == 0, result.stderr
     [image] = {
         c["image"]
-        for obj in kube.render(project, Path("deploy/overlays/prod")).objects
+        for obj in kube.render(project, Path("deploy/overlays/prod"), tools.Toolbox.default()).objects
         if obj["kind"] == "Deployment"
         for c in obj["spec"]["template"]["spec"]["containers"]
     }

@@ -16,7 +16,7 @@ import pytest
 from generator.answers_file import ANSWERS_FILE
 from generator.checks.proto import check_proto
 from generator.outcome import NOTE
-from generator.tools import run_tool
+from generator.tools import Toolbox
 from tests.conftest import Render, git
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # buf and the protoc plugins
@@ -50,7 +50,7 @@ def _break(repo: Path, change: Change) -> str:
     text = (repo / PROTO).read_text()
     assert change.old in text
     (repo / PROTO).write_text(text.replace(change.old, change.new))
-    generated = run_tool("buf", "generate", cwd=repo)
+    generated = Toolbox.default().run("buf", "generate", cwd=repo)
     assert generated.returncode == 0, generated.stderr
     return change.said
 
@@ -66,7 +66,7 @@ def test_a_breaking_change_in_the_working_tree_fails_against_head(repo: Path, ch
     _commit(repo, "generated")
     said = _break(repo, change)
 
-    outcome = check_proto(repo)
+    outcome = check_proto(repo, Toolbox.default())
 
     assert not outcome.passed
     assert outcome.output.startswith("buf breaking against HEAD (")
@@ -80,7 +80,7 @@ def test_a_committed_breaking_change_fails_against_the_commit_before(repo: Path)
     said = _break(repo, FIELD_REMOVED)
     _commit(repo, "drop the name")
 
-    outcome = check_proto(repo)
+    outcome = check_proto(repo, Toolbox.default())
 
     assert not outcome.passed
     assert outcome.output.startswith("buf breaking against HEAD~1 (")
@@ -91,7 +91,7 @@ def test_an_unchanged_first_commit_is_its_own_baseline_and_the_output_says_so(re
     git(repo, "init", "-q", "-b", "main")
     _commit(repo, "generated")
 
-    outcome = check_proto(repo)
+    outcome = check_proto(repo, Toolbox.default())
 
     assert outcome.passed, outcome.output
     assert "buf breaking: no change breaks a client of HEAD (" in outcome.output
@@ -102,10 +102,10 @@ def test_an_unchanged_first_commit_is_its_own_baseline_and_the_output_says_so(re
 def test_without_a_commit_the_baseline_is_the_api_as_generated(repo: Path, git_init: bool) -> None:
     if git_init:
         git(repo, "init", "-q", "-b", "main")
-    untouched = check_proto(repo)
+    untouched = check_proto(repo, Toolbox.default())
     said = _break(repo, RPC_RENAMED)
 
-    broken = check_proto(repo)
+    broken = check_proto(repo, Toolbox.default())
 
     assert untouched.passed, untouched.output
     assert "buf breaking: no change breaks a client of the API as generated (the template " in untouched.output
@@ -118,7 +118,7 @@ def test_without_any_baseline_the_check_says_so_in_a_note_a_pass_shows(repo: Pat
     (repo / ANSWERS_FILE).unlink()  # no commit, and nothing to render the API as generated from
     _break(repo, RPC_RENAMED)
 
-    outcome = check_proto(repo)
+    outcome = check_proto(repo, Toolbox.default())
 
     assert outcome.passed, outcome.output  # nothing says the change breaks a client: the note says why
     assert not outcome.cacheable, "a later run may have a baseline"
@@ -135,7 +135,7 @@ def test_a_shallow_clone_without_the_commit_before_head_has_no_baseline_and_says
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", repo.as_uri(), str(clone))
 
-    outcome = check_proto(clone)
+    outcome = check_proto(clone, Toolbox.default())
 
     assert outcome.passed, outcome.output
     notes = [line for line in outcome.output.splitlines() if line.startswith(NOTE)]

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from generator.tools import find, tool_environment
+from generator.tools import Toolbox
 from tests.conftest import PROJECT_ROOT
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "template-matrix.yml"
@@ -17,14 +17,7 @@ GITLAB = PROJECT_ROOT / ".gitlab-ci.yml"
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(find(argv[0])), *argv[1:]],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=tool_environment(),
-    )
+    return Toolbox.default().run(*argv, cwd=PROJECT_ROOT)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ VENDOR_DISCOVERY = {"aws", "azure", "digitalocean", "gce", "ionos", "oci", "outs
 
 def _module_folder(module: str, version: str) -> Path:
     found = subprocess.run(
-        [str(tools.find("go")), "mod", "download", "-json", f"{module}@{version}"],
+        [str(tools.Toolbox.default().find("go")), "mod", "download", "-json", f"{module}@{version}"],
         capture_output=True,
         text=True,
         check=True,
@@ -60,7 +60,7 @@ def _promtool_check_config(tmp_path: Path, discovery: str, settings: str) -> sub
     config = tmp_path / f"{discovery}.yml"
     config.write_text(SCRAPE_CONFIG.format(discovery=discovery, settings=settings))
     return subprocess.run(
-        [str(tools.find("promtool")), "check", "config", "--syntax-only", str(config)],
+        [str(tools.Toolbox.default().find("promtool")), "check", "config", "--syntax-only", str(config)],
         capture_output=True,
         text=True,
         check=False,

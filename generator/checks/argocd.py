@@ -20,6 +20,7 @@ import yaml
 from generator import crds, kube
 from generator.checks.context import CheckContext
 from generator.outcome import Outcome
+from generator.tools import Toolbox
 
 APPLICATIONS = Path(kube.DEPLOY) / "argocd"
 """The folder of the Applications, relative to the repository."""
@@ -36,7 +37,7 @@ def applications(repo: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def check_argocd(context: CheckContext) -> Outcome:
-    repo, answers = context.repo, context.answers
+    repo, answers, toolbox = context.repo, context.answers, context.tools
     found = applications(repo)
     problems: list[str] = []
     covered: set[str] = set()
@@ -45,11 +46,11 @@ def check_argocd(context: CheckContext) -> Outcome:
         if app.get("kind") != "Application" or not crds.is_custom(app):
             problems.append(f"{name}: not an argoproj.io Application")
             continue
-        schema = crds.validate(app)
+        schema = crds.validate(app, toolbox)
         problems += [f"{name} ({crds.provider_version(app)}): {problem}" for problem in schema]
         if schema:
             continue
-        environment, said = _source_problems(repo, app)
+        environment, said = _source_problems(repo, app, toolbox)
         problems += [f"{name}: {problem}" for problem in [*said, *_answer_problems(app, answers)]]
         if environment in covered:
             problems.append(f"{name}: a second Application of environment {environment}")
@@ -69,7 +70,7 @@ def _environments(repo: Path) -> list[str]:
     return [path.stem.removeprefix("values-") for path in kube.chart_values(repo) if path.stem != "values"]
 
 
-def _source_problems(repo: Path, app: dict[str, Any]) -> tuple[str, list[str]]:
+def _source_problems(repo: Path, app: dict[str, Any], toolbox: Toolbox) -> tuple[str, list[str]]:
     """The environment the Application deploys, and what in its source or destination the repository does not
     back."""
     spec = app["spec"]
@@ -85,7 +86,7 @@ def _source_problems(repo: Path, app: dict[str, Any]) -> tuple[str, list[str]]:
             return str(path), [f"values file {', '.join(absent)} is not in {path}"]
         environments = [Path(name).stem.removeprefix("values-") for name in values]
         return (environments[-1] if environments else "default"), []
-    rendered = kube.render(repo, path)
+    rendered = kube.render(repo, path, toolbox)
     namespaces = {obj["metadata"].get("namespace") for obj in rendered.objects}
     if namespaces != {namespace}:
         shown = ", ".join(sorted(map(str, namespaces)))

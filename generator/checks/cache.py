@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from generator.errors import ToolMissingError
 from generator.outcome import Outcome
-from generator.tools import TOOLS, find
+from generator.tools import TOOLS, Toolbox
 from generator.user_cache import cache_folder, prune_least_recently_used
 
 T = TypeVar("T")
@@ -57,12 +57,13 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def tool_version(name: str) -> str:
-    """What identifies a tool's behaviour: the pinned version, or what a system tool says of itself; "missing" when
-    it is not installed, so that a check whose tool went away runs, and says so, instead of answering from the cache."""
+def _tool_version(toolbox: Toolbox, name: str) -> str:
+    """What identifies a tool's behaviour, as `toolbox` finds it: the pinned version, or what a system tool says of
+    itself; "missing" when it is not installed, so that a check whose tool went away runs, and says so, instead of
+    answering from the cache."""
     tool = TOOLS.get(name)
     try:
-        path = str(find(name)) if tool is not None else shutil.which(name)
+        path = str(toolbox.find(name)) if tool is not None else shutil.which(name)
     except ToolMissingError:
         path = None
     if path is None:
@@ -70,6 +71,11 @@ def tool_version(name: str) -> str:
     if tool is not None and tool.source != "system":
         return f"{tool.source}:{tool.version}:{'/'.join(tool.tags)}"
     return _says(path, name)
+
+
+def tool_versions(toolbox: Toolbox, tools: Iterable[str]) -> dict[str, str]:
+    """The version of each of `tools` as `toolbox` finds it, by name."""
+    return {name: _tool_version(toolbox, name) for name in sorted(tools)}
 
 
 @functools.cache
@@ -107,12 +113,17 @@ def inputs_digest(repo: Path, globs: Sequence[str]) -> str:
 
 
 def result_key(
-    check: str, repo: Path, globs: Sequence[str], tools: Iterable[str], settings: Iterable[tuple[str, str]]
+    check: str,
+    repo: Path,
+    globs: Sequence[str],
+    toolbox: Toolbox,
+    tools: Iterable[str],
+    settings: Iterable[tuple[str, str]],
 ) -> str:
     parts = {
         "check": check,
         "code": code_version(),
-        "tools": {name: tool_version(name) for name in sorted(tools)},
+        "tools": tool_versions(toolbox, tools),
         "inputs": inputs_digest(repo, globs),
         "settings": dict(sorted(settings)),
     }
@@ -120,14 +131,19 @@ def result_key(
 
 
 def remembered(
-    cache: ResultCache | None, step: str, content: bytes, tools: Iterable[str], compute: Callable[[], Outcome]
+    cache: ResultCache | None,
+    step: str,
+    content: bytes,
+    toolbox: Toolbox,
+    tools: Iterable[str],
+    compute: Callable[[], Outcome],
 ) -> Outcome:
     """A step of a check whose verdict depends on nothing but `content` and its tools, done once per content: its
     pass is kept under their hash, as a check's is under its inputs' (several variants share a Makefile's install
     recipe or an alert test suite while differing elsewhere). Without a cache it is done every time."""
     if cache is None:
         return compute()
-    parts = {"step": step, "code": code_version(), "tools": {name: tool_version(name) for name in sorted(tools)}}
+    parts = {"step": step, "code": code_version(), "tools": tool_versions(toolbox, tools)}
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode() + b"\0" + content).hexdigest()
     kept, outcome = cache.kept_or_computed(key, lambda: _keeping(compute()))
     if kept is not None:

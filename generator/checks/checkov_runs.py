@@ -3,7 +3,8 @@
 A repository's checkov check starts checkov once; a matrix, a fleet or a test session checks many repositories,
 and each start spent most of its CPU importing checkov (2.2 of 2.9 CPU-seconds on a default repository). The
 server imports it once and forks a run per request; a run sees what the checkov command would see: the same
-arguments, folder and environment (the server's is the tool environment at its start). Runs are one at a time.
+arguments, folder and environment (the server's is the environment of the toolbox it was started from, at its
+start). Runs are one at a time.
 A server that died is started again for the next run; the run it died in reports why, as a failed command does.
 """
 
@@ -16,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from generator.tools import find, tool_environment
+from generator.tools import Toolbox
 
 _SERVER = Path(__file__).with_name("checkov_server.py")
 
@@ -27,12 +28,12 @@ class _Server:
         self._process: subprocess.Popen[str] | None = None
         self._interpreter: Path | None = None
 
-    def run(self, arguments: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess[str]:
+    def run(self, arguments: tuple[str, ...], cwd: Path, toolbox: Toolbox) -> subprocess.CompletedProcess[str]:
         argv = ["checkov", *arguments]
         with self._lock, tempfile.TemporaryDirectory(prefix="gosvc-checkov-output-") as scratch:
             out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
             request = {"cwd": str(cwd), "argv": list(arguments), "stdout": str(out), "stderr": str(err)}
-            process = self._started()
+            process = self._started(toolbox)
             assert process.stdin is not None and process.stdout is not None
             try:
                 process.stdin.write(json.dumps(request) + "\n")
@@ -44,10 +45,10 @@ class _Server:
                 return subprocess.CompletedProcess(argv, 70, "", "the checkov server stopped during the run")
             return subprocess.CompletedProcess(argv, returncode, _read(out), _read(err))
 
-    def _started(self) -> subprocess.Popen[str]:
+    def _started(self, toolbox: Toolbox) -> subprocess.Popen[str]:
         # Found on every run, as the command would be: a checkov that went missing is reported missing, and
-        # another tool folder (GOSVC_TOOLS) gets a server of its own.
-        interpreter = find("checkov").parent / "python"
+        # another toolbox (whose checkov lives in its own folder) gets a server of its own.
+        interpreter = toolbox.find("checkov").parent / "python"
         if interpreter != self._interpreter:
             self.stop()
         if self._process is None or self._process.poll() is not None:
@@ -57,7 +58,7 @@ class _Server:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
-                env=tool_environment(),
+                env=toolbox.environment(),
             )
         return self._process
 
@@ -85,6 +86,7 @@ _server = _Server()
 atexit.register(_server.stop)
 
 
-def run_checkov(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """checkov with `arguments` in `cwd`, as the command would run there; the caller judges the exit status."""
-    return _server.run(arguments, cwd)
+def run_checkov(*arguments: str, cwd: Path, toolbox: Toolbox) -> subprocess.CompletedProcess[str]:
+    """The checkov of `toolbox` with `arguments` in `cwd`, as the command would run there; the caller judges the
+    exit status."""
+    return _server.run(arguments, cwd, toolbox)

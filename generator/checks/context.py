@@ -13,6 +13,7 @@ from generator.answers_file import read_answers
 from generator.checks.cache import ResultCache
 from generator.preset import preset_path
 from generator.standins import offline_standins
+from generator.tools import Toolbox
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class CheckContext:
     starting its own: where the objects are applied does not change the result, so it is not in any key."""
     cache: ResultCache | None = field(default=None, compare=False)
     """Where results are kept and found by the content of what each check reads; None runs every check."""
+    tools: Toolbox = field(default_factory=Toolbox.default, compare=False)
+    """Where the checks find the tools they run: the user's tools folder unless given another. The versions of the
+    tools a check declares key its results, so the folder itself is in no key."""
 
     @cached_property
     def answers(self) -> dict[str, Any]:
@@ -42,7 +46,7 @@ class CheckContext:
     @classmethod
     def from_environment(cls, repo: Path, **given: Any) -> CheckContext:
         """The settings `given`, and for the others the user's defaults: $GOSVC_OFFLINE_STANDINS and $GOSVC_PRESET,
-        read here and nowhere else."""
+        read here and nowhere else; and the user's tools folder, which Toolbox.default reads from $GOSVC_TOOLS."""
         preset = preset_path(None)
         defaults = cls(repo, offline_standins=offline_standins(), preset=preset.absolute() if preset else None)
         return dataclasses.replace(defaults, **given)

@@ -18,7 +18,7 @@ from typing import Any
 from generator import kube
 from generator.kube import CHART, Rendered, RenderError
 from generator.outcome import Outcome
-from generator.tools import run_tool
+from generator.tools import Toolbox
 
 UNKNOWN_VALUE = "gosvcCheckUnknownValue"
 """A value no chart defines: its values.schema.json must refuse it, as it refuses a typo."""
@@ -27,17 +27,17 @@ CHECKSUM = "checksum/config"
 _KUSTOMIZE_HASH = re.compile(r"-[a-z0-9]{10}$")
 
 
-def check_helm(repo: Path) -> Outcome:
-    problems, report = _lint(repo)
-    found, said = _equivalence(repo)
+def check_helm(repo: Path, toolbox: Toolbox) -> Outcome:
+    problems, report = _lint(repo, toolbox)
+    found, said = _equivalence(repo, toolbox)
     return Outcome(not (problems or found), "\n".join([*problems, *found, *report, *said]))
 
 
-def _lint(repo: Path) -> tuple[list[str], list[str]]:
+def _lint(repo: Path, toolbox: Toolbox) -> tuple[list[str], list[str]]:
     problems, report = [], []
     for values in kube.chart_values(repo):
         extra = ["--values", str(values)] if values.name != "values.yaml" else []
-        result = run_tool("helm", "lint", "--strict", str(CHART), *kube.helm_flags(extra), cwd=repo)
+        result = toolbox.run("helm", "lint", "--strict", str(CHART), *kube.helm_flags(extra), cwd=repo)
         if result.returncode != 0:
             problems.append(f"{values}: helm lint --strict failed:\n{(result.stdout + result.stderr).strip()}")
         else:
@@ -45,7 +45,7 @@ def _lint(repo: Path) -> tuple[list[str], list[str]]:
     if not (repo / CHART / "values.schema.json").is_file():
         problems.append(f"{CHART} has no values.schema.json: helm install would take any value, typos included")
     unknown = ["--set", f"{UNKNOWN_VALUE}=1"]
-    typo = run_tool("helm", "template", "check", str(CHART), *kube.helm_flags(unknown), cwd=repo)
+    typo = toolbox.run("helm", "template", "check", str(CHART), *kube.helm_flags(unknown), cwd=repo)
     if typo.returncode == 0:
         problems.append(f"{CHART} renders with a value it does not define ({UNKNOWN_VALUE}): a typo would pass")
     else:
@@ -53,7 +53,7 @@ def _lint(repo: Path) -> tuple[list[str], list[str]]:
     return problems, report
 
 
-def _equivalence(repo: Path) -> tuple[list[str], list[str]]:
+def _equivalence(repo: Path, toolbox: Toolbox) -> tuple[list[str], list[str]]:
     """Each values-ENV.yaml against deploy/overlays/ENV: what each environment runs. (values.yaml alone
     deploys, unlike the base, and may differ from it: it accepts the scanner findings of its own replicas.)"""
     problems: list[str] = []
@@ -64,7 +64,7 @@ def _equivalence(repo: Path) -> tuple[list[str], list[str]]:
         if not environment or not (repo / folder / "kustomization.yaml").is_file():
             continue
         try:
-            chart, kustomized = kube.render_chart(repo, values), kube.render(repo, folder)
+            chart, kustomized = kube.render_chart(repo, values, toolbox), kube.render(repo, folder, toolbox)
         except RenderError as error:
             problems.append(str(error))
             continue

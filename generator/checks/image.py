@@ -29,6 +29,7 @@ from generator.images import (
 )
 from generator.outcome import NOTE, Outcome
 from generator.standins import BaseImages
+from generator.tools import Toolbox
 
 _NUMERIC_USER = re.compile(r"(?P<uid>[0-9]+)(:[0-9]+)?")
 
@@ -40,7 +41,7 @@ def check_image(context: CheckContext) -> Outcome:
     repo, answers = context.repo.resolve(), context.answers
     name = re.sub(r"[^a-z0-9]+", "-", repo.name.lower()).strip("-")[:100] or "service"
     tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder
-    grace, grace_source, shutdown = _deployed_shutdown(repo)
+    grace, grace_source, shutdown = _deployed_shutdown(repo, context.tools)
     report: list[str] = []
     try:
         built = build_image(engine, repo, tag, base_images=base_images)
@@ -49,6 +50,7 @@ def check_image(context: CheckContext) -> Outcome:
             engine,
             tag,
             *service_ports(answers),
+            context.tools,
             grace_seconds=grace,
             grpc_port=grpc_port(answers),
             environment=shutdown,
@@ -128,12 +130,12 @@ def _serve_problems(served: Served, grace: int) -> list[str]:
 _SHUTDOWN_SETTINGS = ("SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT")
 
 
-def _deployed_shutdown(repo: Path) -> tuple[int, str, dict[str, str]]:
+def _deployed_shutdown(repo: Path, toolbox: Toolbox) -> tuple[int, str, dict[str, str]]:
     """The Deployment's terminationGracePeriodSeconds, where it came from, and the shutdown settings its ConfigMap
     gives the pod: the container is stopped as the pod would be (the service's own defaults are a local run's)."""
     base = kube.base_source(repo)
     try:
-        rendered = kube.render_base(repo)
+        rendered = kube.render_base(repo, toolbox)
     except kube.RenderError as error:
         return DEFAULT_GRACE_SECONDS, f"the Kubernetes default: {error}", {}
     settings = {key: str(value) for key, value in rendered.settings().items() if key in _SHUTDOWN_SETTINGS}

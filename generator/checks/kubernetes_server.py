@@ -27,7 +27,7 @@ from generator import crds, kube
 from generator.checks.argocd import APPLICATIONS, applications
 from generator.control_plane import apiserver_tool, local_control_plane
 from generator.outcome import Outcome
-from generator.tools import TOOLS, run_tool
+from generator.tools import TOOLS, Toolbox
 
 """A kubeconfig context to dry-run against instead of the local control plane (`--kube-context`)."""
 
@@ -42,10 +42,12 @@ PSS_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("e
 }
 
 
-def check_kubernetes_server(repo: Path, kube_context: str = "", planes: Mapping[str, Path] | None = None) -> Outcome:
+def check_kubernetes_server(
+    repo: Path, toolbox: Toolbox, kube_context: str = "", planes: Mapping[str, Path] | None = None
+) -> Outcome:
     """Every overlay dry-run in `kube_context` when one is given, or else applied to local control planes: the
     running `planes` (kubeconfigs by Kubernetes version) where given, else planes of its own."""
-    rendered, problems = kube.render_all(repo)
+    rendered, problems = kube.render_all(repo, toolbox)
     overlays = kube.deployed(rendered)
     if rendered and not overlays:
         problems.append("nothing under deploy/ that is deployed to apply: only the kustomize base renders")
@@ -55,7 +57,7 @@ def check_kubernetes_server(repo: Path, kube_context: str = "", planes: Mapping[
     context = kube_context
     if context:
         for overlay in overlays:
-            found, said = _apply(overlay, ["--context", context], dry_run=True)
+            found, said = _apply(overlay, ["--context", context], toolbox, dry_run=True)
             problems += found
             report += said
         report.append(f"server-side dry run against context {context}: nothing was written")
@@ -68,22 +70,22 @@ def check_kubernetes_server(repo: Path, kube_context: str = "", planes: Mapping[
                 kubeconfig, suffix = shared[version], "-" + secrets.token_hex(3)  # beside other runs' objects
                 report.append(f"{label}: local, shared by this run")
             else:
-                plane = stack.enter_context(local_control_plane(version))
+                plane = stack.enter_context(local_control_plane(version, toolbox))
                 kubeconfig, suffix = plane.kubeconfig, ""
                 report.append(f"{label}: local, ready in {plane.seconds_to_ready:.1f}s")
             target = ["--kubeconfig", str(kubeconfig)]
-            if problem := _serve_definitions(overlays, target):
+            if problem := _serve_definitions(overlays, target, toolbox):
                 problems.append(f"{label}: {problem}")
                 continue
             for overlay in overlays:
-                found, said = _apply(overlay, target, dry_run=False, suffix=suffix)
+                found, said = _apply(overlay, target, toolbox, dry_run=False, suffix=suffix)
                 problems += [f"{label}: {problem}" for problem in found]
                 report += [f"{label}: {line}" for line in said]
     return Outcome(not problems, "\n".join([*problems, *report]))
 
 
 def _apply(
-    overlay: kube.Rendered, target: list[str], *, dry_run: bool, suffix: str = ""
+    overlay: kube.Rendered, target: list[str], toolbox: Toolbox, *, dry_run: bool, suffix: str = ""
 ) -> tuple[list[str], list[str]]:
     """Problems (refusals and warnings) and a summary line of applying one rendered overlay; with `suffix`, into
     namespaces so renamed."""
@@ -94,7 +96,7 @@ def _apply(
     with tempfile.TemporaryDirectory(prefix="gosvc-apply-") as scratch:
         manifest = Path(scratch) / "objects.json"
         manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
-        result = run_tool(
+        result = toolbox.run(
             "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check",
             *(["--dry-run=server"] if dry_run else []), "--filename", str(manifest), cwd=Path(scratch),
         )  # fmt: skip
@@ -107,12 +109,12 @@ def _apply(
     return problems, [summary + (f" into namespace {', '.join(namespaces)}" if namespaces else "")]
 
 
-def _serve_definitions(overlays: list[kube.Rendered], target: list[str]) -> str:
+def _serve_definitions(overlays: list[kube.Rendered], target: list[str], toolbox: Toolbox) -> str:
     """Apply the CustomResourceDefinitions the overlays' objects need and wait until the server serves them; a
     problem, or "" when it does. A server this process has given the same definitions already has them: planes
     shared by a run get each set once, however many repositories and overlays are applied to them. (A cluster of
     the user's own has them already, or the dry run says it lacks them.)"""
-    definitions = crds.definitions_for(obj for overlay in overlays for obj in overlay.objects)
+    definitions = crds.definitions_for((obj for overlay in overlays for obj in overlay.objects), toolbox)
     if not definitions:
         return ""
     published = [{key: value for key, value in item.items() if key != "status"} for item in definitions]
@@ -125,7 +127,7 @@ def _serve_definitions(overlays: list[kube.Rendered], target: list[str]) -> str:
     with tempfile.TemporaryDirectory(prefix="gosvc-definitions-") as scratch:
         manifest = Path(scratch) / "definitions.json"
         manifest.write_text(content)
-        applied = run_tool(
+        applied = toolbox.run(
             "kubectl", *target, "apply", "--server-side", "--field-manager", "gosvc-check", "--filename",
             str(manifest), cwd=Path(scratch),
         )  # fmt: skip
@@ -138,7 +140,7 @@ def _serve_definitions(overlays: list[kube.Rendered], target: list[str]) -> str:
         query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
         waiting = list(names)
         while waiting and time.monotonic() < deadline:
-            state = run_tool("kubectl", *target, "get", waiting[0], "--output", query, cwd=Path(scratch))
+            state = toolbox.run("kubectl", *target, "get", waiting[0], "--output", query, cwd=Path(scratch))
             if state.returncode == 0 and state.stdout.strip() == "True":
                 waiting.pop(0)
             else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from generator.checks.cache import ResultCache, remembered
 from generator.outcome import Outcome
-from generator.tools import tool_environment
+from generator.tools import Toolbox
 
 _RULE = re.compile(r"^([A-Za-z][\w.-]*)\s*:(?!=)", re.MULTILINE)
 _UNDEFINED = "warning: undefined variable"
@@ -31,13 +31,14 @@ def targets(makefile: str) -> list[str]:
     return list(dict.fromkeys([*named, *declared]))
 
 
-def check_makefile(repo: Path, cache: ResultCache | None = None) -> Outcome:
+def check_makefile(repo: Path, toolbox: Toolbox, cache: ResultCache | None = None) -> Outcome:
     """With a `cache`, the dry run of `make tools` is done once per install recipe (the commands make expands the
     target to), which many repositories share."""
-    failures = [_expand(repo, target) for target in targets((repo / "Makefile").read_text(encoding="utf-8"))]
-    recipe = _make(repo, "-n", "tools", "/tools/bin/golangci-lint", "TOOLS=/tools")
+    makefile = (repo / "Makefile").read_text(encoding="utf-8")
+    failures = [_expand(repo, target, toolbox) for target in targets(makefile)]
+    recipe = _make(repo, toolbox.environment(), "-n", "tools", "/tools/bin/golangci-lint", "TOOLS=/tools")
     content = (recipe.stdout + recipe.stderr).encode() + str(recipe.returncode).encode()
-    dry_run = remembered(cache, "make tools", content, ("make", "go"), lambda: _tools_dry_run(repo))
+    dry_run = remembered(cache, "make tools", content, toolbox, ("make", "go"), lambda: _tools_dry_run(repo, toolbox))
     failures.append("" if dry_run.passed else dry_run.output)
     found = [failure for failure in failures if failure]
     if found:
@@ -45,31 +46,31 @@ def check_makefile(repo: Path, cache: ResultCache | None = None) -> Outcome:
     return Outcome(True, "every target expands; make tools resolves every pin (go and pip in dry-run mode)")
 
 
-def _make(repo: Path, *arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _make(repo: Path, env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", *arguments],
         cwd=repo,
         capture_output=True,
         text=True,
         check=False,
-        env=env or tool_environment(),
+        env=env,
     )
 
 
-def _expand(repo: Path, target: str) -> str:
-    result = _make(repo, "-n", "--warn-undefined-variables", target)
+def _expand(repo: Path, target: str, toolbox: Toolbox) -> str:
+    result = _make(repo, toolbox.environment(), "-n", "--warn-undefined-variables", target)
     undefined = [line for line in result.stderr.splitlines() if _UNDEFINED in line]
     if result.returncode != 0 or undefined:
         return f"make -n {target}: " + (result.stderr.strip() or result.stdout.strip())
     return ""
 
 
-def _tools_dry_run(repo: Path) -> Outcome:
+def _tools_dry_run(repo: Path, toolbox: Toolbox) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="gosvc-make-tools-") as scratch:
-        env = {**tool_environment(), "GOFLAGS": "-n", "PIP_DRY_RUN": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        env = {**toolbox.environment(), "GOFLAGS": "-n", "PIP_DRY_RUN": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
         env.pop("VIRTUAL_ENV", None)
         # make tools, and the golangci-lint the first make lint installs.
-        result = _make(repo, "tools", f"{scratch}/bin/golangci-lint", f"TOOLS={scratch}", env=env)
+        result = _make(repo, env, "tools", f"{scratch}/bin/golangci-lint", f"TOOLS={scratch}")
         installed = sorted(path.name for path in (Path(scratch) / "bin").glob("*"))
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

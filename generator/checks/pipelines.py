@@ -8,7 +8,6 @@ from pathlib import Path
 from generator.checks.context import CheckContext
 from generator.checks.steps import command
 from generator.outcome import Outcome
-from generator.tools import groovy_classpath
 
 _DECLARATIVE_PIPELINE = Path(__file__).with_name("declarative_pipeline.groovy")
 SHORT_LIVED_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
@@ -38,7 +37,7 @@ def jenkins_declarative(context: CheckContext) -> Outcome:
         "java",
         *SHORT_LIVED_JVM,
         "-cp",
-        groovy_classpath(),
+        context.tools.groovy_classpath(),
         "groovy.ui.GroovyMain",
         str(_DECLARATIVE_PIPELINE),
         "Jenkinsfile",

@@ -63,7 +63,7 @@ from generator.collector import is_ready, start_collector, wait_for_trace
 from generator.images import grpc_health, grpc_port, service_ports
 from generator.outcome import NOTE, Outcome
 from generator.processes import Server, free_port, http_get, start
-from generator.tools import TOOLS, find, run_tool, tool_environment
+from generator.tools import TOOLS, Toolbox
 
 CONFIG = Path("prometheus") / "prometheus.yml"
 SETTINGS = kube.BASE / "config.env"
@@ -120,14 +120,19 @@ def check_prometheus_e2e(context: CheckContext) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="gosvc-prometheus-") as folder, contextlib.ExitStack() as servers:
         scratch = Path(folder)
         try:
-            _run_scenario(context.repo.resolve(), context.answers, scratch, servers, report)
+            _run_scenario(context.repo.resolve(), context.answers, context.tools, scratch, servers, report)
         except E2EFailure as failure:
             return Outcome(False, "\n".join([str(failure), *report]))
     return Outcome(True, "\n".join(report))
 
 
 def _run_scenario(
-    repo: Path, answers: Mapping[str, Any], scratch: Path, servers: contextlib.ExitStack, report: list[str]
+    repo: Path,
+    answers: Mapping[str, Any],
+    toolbox: Toolbox,
+    scratch: Path,
+    servers: contextlib.ExitStack,
+    report: list[str],
 ) -> None:
     if not (repo / CONFIG).is_file():
         raise E2EFailure(f"no {CONFIG}: nothing tells Prometheus to scrape the service")
@@ -144,21 +149,22 @@ def _run_scenario(
 
     # Prometheus and the collector start while the service builds: none of them needs another to start.
     launched = time.monotonic()
-    prometheus = servers.enter_context(_serving(_start_prometheus(scratch, prometheus_port)))
+    prometheus = servers.enter_context(_serving(_start_prometheus(scratch, prometheus_port, toolbox)))
     running = [prometheus]
     collector, endpoint = None, None
     if "OTEL_EXPORTER_OTLP_ENDPOINT" in settings:
-        collector, endpoint = start_collector(scratch)
+        collector, endpoint = start_collector(scratch, toolbox)
         running.append(servers.enter_context(_serving(collector)))
-    binary, package = _build_service(repo, scratch)
+    binary, package = _build_service(repo, scratch, toolbox)
     built = time.monotonic()
-    started = _start_service(binary, settings, scratch, api_port, metrics_port, rpc_port, endpoint)
+    started = _start_service(binary, settings, scratch, api_port, metrics_port, rpc_port, endpoint, toolbox)
     service = servers.enter_context(_serving(started))
     running.append(service)
     base = f"http://127.0.0.1:{prometheus_port}"
     api = f"http://127.0.0.1:{api_port}"
     address = f"127.0.0.1:{rpc_port}"
-    ready = max(_wait_for_all(_readiness(base, api if api_port else None, address, collector), *running))
+    readiness = _readiness(base, api if api_port else None, address, collector, toolbox)
+    ready = max(_wait_for_all(readiness, *running))
     if collector:
         report.append(f"OpenTelemetry Collector {TOOLS['otelcol'].version} receiving OTLP/HTTP on {endpoint}")
     apis = ", ".join(f":{port} ({name})" for name, port in (("HTTP API", api_port), ("gRPC API", rpc_port)) if port)
@@ -183,9 +189,11 @@ def _run_scenario(
 
     token = "gosvc-" + secrets.token_hex(4)
     sent = _send_requests(api, routes, token) if api_port else {}
-    called = _send_calls(repo, address) if rpc_port else {}
+    called = _send_calls(repo, address, toolbox) if rpc_port else {}
     trace_id = secrets.token_hex(16)
-    traced = _send_traced(repo, api if api_port else None, routes, rpc_port, trace_id, token) if collector else []
+    traced = (
+        _send_traced(repo, api if api_port else None, routes, rpc_port, trace_id, token, toolbox) if collector else []
+    )
     # One scrape after the last request shows every count: wait for all of them at once.
     counts = [
         (f"{query} >= {count}", partial(_counted, base, query, count), window)
@@ -225,7 +233,7 @@ def _run_scenario(
     report.append(_page_after_stop(base, critical_for, terminated))
 
 
-def _readiness(base: str, api: str | None, address: str, collector: Server | None) -> list[Wait]:
+def _readiness(base: str, api: str | None, address: str, collector: Server | None, toolbox: Toolbox) -> list[Wait]:
     """What tells that Prometheus, the service (its HTTP API, else its gRPC health) and the collector are ready."""
     waits: list[Wait] = [
         ("Prometheus to be ready", lambda: http_get(f"{base}/-/ready")[0] == 200, STARTUP_TIMEOUT_SECONDS)
@@ -234,7 +242,7 @@ def _readiness(base: str, api: str | None, address: str, collector: Server | Non
         readyz = f"{api}/readyz"
         waits.append((f"the service to answer {readyz}", lambda: http_get(readyz)[0] == 200, SERVICE_TIMEOUT_SECONDS))
     else:
-        serving = (f"{address} to answer SERVING", lambda: grpc_health(address, "") == "SERVING")
+        serving = (f"{address} to answer SERVING", lambda: grpc_health(address, "", toolbox) == "SERVING")
         waits.append((*serving, SERVICE_TIMEOUT_SECONDS))
     if collector:
         waits.append(("the OpenTelemetry Collector to be ready", partial(is_ready, collector), STARTUP_TIMEOUT_SECONDS))
@@ -301,7 +309,13 @@ def _request_path(pattern: str, token: str) -> str:
 
 
 def _send_traced(
-    repo: Path, api: str | None, routes: dict[str, str], rpc_port: int | None, trace_id: str, token: str
+    repo: Path,
+    api: str | None,
+    routes: dict[str, str],
+    rpc_port: int | None,
+    trace_id: str,
+    token: str,
+    toolbox: Toolbox,
 ) -> list[str]:
     """Send one request to the first route and one call of the first method of proto/, each in trace `trace_id`
     (a sampled traceparent, as a caller that keeps the trace sends it); the names their spans must have."""
@@ -315,12 +329,12 @@ def _send_traced(
         names.append(f"GET {label}")
     if rpc_port:
         sources = [f"-import-path={PROTO}", *(f"-proto={p.relative_to(repo / PROTO)}" for p in _protos(repo))]
-        service = _grpcurl(repo, *sources, "list").split()[0]
-        method = _grpcurl(repo, *sources, "list", service).split()[0]
+        service = _grpcurl(repo, toolbox, *sources, "list").split()[0]
+        method = _grpcurl(repo, toolbox, *sources, "list", service).split()[0]
         full = method.rsplit(".", 1)[0] + "/" + method.rsplit(".", 1)[1]
         address = f"127.0.0.1:{rpc_port}"
-        result = run_tool("grpcurl", "-plaintext", *sources, "-H", f"traceparent: {traceparent}", "-d", "{}",
-                          address, full, cwd=repo)  # fmt: skip
+        result = toolbox.run("grpcurl", "-plaintext", *sources, "-H", f"traceparent: {traceparent}", "-d", "{}",
+                             address, full, cwd=repo)  # fmt: skip
         if result.returncode != 0 and result.returncode < 64:  # 64 + a status code: the call was served
             raise E2EFailure(f"calling {full} with a traceparent failed: {(result.stdout + result.stderr).strip()}")
         names.append(full)
@@ -347,7 +361,7 @@ def _protos(repo: Path) -> list[Path]:
     return sorted((repo / PROTO).rglob("*.proto"))
 
 
-def _send_calls(repo: Path, address: str) -> dict[str, int]:
+def _send_calls(repo: Path, address: str, toolbox: Toolbox) -> dict[str, int]:
     """Call every method of every service of proto/ REQUESTS_PER_ROUTE times with an empty message (grpcurl,
     with the .proto files: reflection is off); calls counted by "service/method". Any status will do: the
     metrics count them all."""
@@ -356,11 +370,11 @@ def _send_calls(repo: Path, address: str) -> dict[str, int]:
         raise E2EFailure(f"the service serves gRPC but {PROTO}/ holds no .proto file: nothing to call")
     sources = [f"-import-path={PROTO}", *(f"-proto={proto}" for proto in protos)]
     called: dict[str, int] = {}
-    for service in _grpcurl(repo, *sources, "list").split():
-        for method in _grpcurl(repo, *sources, "list", service).split():
+    for service in _grpcurl(repo, toolbox, *sources, "list").split():
+        for method in _grpcurl(repo, toolbox, *sources, "list", service).split():
             full = method.rsplit(".", 1)[0] + "/" + method.rsplit(".", 1)[1]
             for _ in range(REQUESTS_PER_ROUTE):
-                result = run_tool("grpcurl", "-plaintext", *sources, "-d", "{}", address, full, cwd=repo)
+                result = toolbox.run("grpcurl", "-plaintext", *sources, "-d", "{}", address, full, cwd=repo)
                 # grpcurl exits 64 + the status code for a call that failed with a status: the call was served.
                 if result.returncode != 0 and result.returncode < 64:
                     raise E2EFailure(f"calling {full} failed: {(result.stdout + result.stderr).strip()}")
@@ -368,21 +382,21 @@ def _send_calls(repo: Path, address: str) -> dict[str, int]:
     return called
 
 
-def _grpcurl(repo: Path, *arguments: str) -> str:
-    result = run_tool("grpcurl", *arguments, cwd=repo)
+def _grpcurl(repo: Path, toolbox: Toolbox, *arguments: str) -> str:
+    result = toolbox.run("grpcurl", *arguments, cwd=repo)
     if result.returncode != 0:
         raise E2EFailure(f"grpcurl {' '.join(arguments)}: {(result.stdout + result.stderr).strip()}")
     return result.stdout
 
 
-def _build_service(repo: Path, scratch: Path) -> tuple[Path, str]:
-    listed = run_tool("go", "list", "-f", '{{if eq .Name "main"}}{{.ImportPath}}{{end}}', "./...", cwd=repo)
+def _build_service(repo: Path, scratch: Path, toolbox: Toolbox) -> tuple[Path, str]:
+    listed = toolbox.run("go", "list", "-f", '{{if eq .Name "main"}}{{.ImportPath}}{{end}}', "./...", cwd=repo)
     mains = listed.stdout.split()
     if listed.returncode != 0 or len(mains) != 1:
         found = ", ".join(mains) or (listed.stderr.strip() or "none")
         raise E2EFailure(f"cannot tell which command is the service: main packages {found}")
     binary = scratch / "service"
-    built = run_tool("go", "build", "-o", str(binary), mains[0], cwd=repo)
+    built = toolbox.run("go", "build", "-o", str(binary), mains[0], cwd=repo)
     if built.returncode != 0:
         raise E2EFailure(f"go build {mains[0]} failed:\n{built.stderr.strip()}")
     return binary, mains[0]
@@ -396,9 +410,10 @@ def _start_service(
     metrics_port: int,
     rpc_port: int | None,
     collector_endpoint: str | None,
+    toolbox: Toolbox,
 ) -> Server:
     env = {
-        **tool_environment(),
+        **toolbox.environment(),
         **settings,
         "METRICS_PORT": str(metrics_port),
         "SECRETS_DIR": str(scratch / "secrets"),
@@ -435,9 +450,9 @@ def _settings(repo: Path) -> dict[str, str]:
     return {str(key): json.dumps(value) if isinstance(value, bool) else str(value) for key, value in config.items()}
 
 
-def _start_prometheus(scratch: Path, port: int) -> Server:
+def _start_prometheus(scratch: Path, port: int, toolbox: Toolbox) -> Server:
     argv = [
-        str(find("prometheus")),
+        str(toolbox.find("prometheus")),
         f"--config.file={scratch / 'config' / CONFIG.name}",
         f"--storage.tsdb.path={scratch / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,17 @@ import yaml
 from generator import kube
 from generator.checks.cache import ResultCache, remembered
 from generator.outcome import Outcome
-from generator.tools import run_tool
+from generator.tools import Toolbox
 
 ALERTS = Path("prometheus") / "alerts.yml"
 
 
-def check_prometheus_rules(repo: Path, cache: ResultCache | None = None) -> Outcome:
+def check_prometheus_rules(repo: Path, toolbox: Toolbox, cache: ResultCache | None = None) -> Outcome:
     """With a `cache`, promtool's verdict on the same rules and tests (byte for byte) is reached once."""
     tests = sorted(path.relative_to(repo) for path in (repo / "prometheus").glob("*_test.yml"))
     if not tests:
         return Outcome(False, "prometheus/ holds no *_test.yml: the alert rules are untested")
-    outcome = _promtool(repo, ALERTS, tests, cache)
+    outcome = _promtool(repo, ALERTS, tests, toolbox, cache)
     if not outcome.passed:
         return outcome
     said = [outcome.output]
@@ -40,7 +41,7 @@ def check_prometheus_rules(repo: Path, cache: ResultCache | None = None) -> Outc
     groups = yaml.safe_load((repo / ALERTS).read_text()).get("groups")
     tested = {"groups": groups}
     checked = {json.dumps(tested, sort_keys=True)}
-    for rendered, rule in _prometheus_rules(repo, problems):
+    for rendered, rule in _prometheus_rules(repo, toolbox, problems):
         where = f"{rendered}: PrometheusRule/{rule.get('metadata', {}).get('name')}"
         spec = rule.get("spec") or {}
         if spec.get("groups") != groups:
@@ -57,7 +58,7 @@ def check_prometheus_rules(repo: Path, cache: ResultCache | None = None) -> Outc
             (copy / ALERTS).write_text(yaml.safe_dump(spec, sort_keys=False))
             for test in tests:
                 shutil.copy(repo / test, copy / test)
-            found = _promtool(copy, ALERTS, tests, cache)
+            found = _promtool(copy, ALERTS, tests, toolbox, cache)
         if not found.passed:
             problems.append(f"{where}: {found.output}")
         else:
@@ -65,26 +66,27 @@ def check_prometheus_rules(repo: Path, cache: ResultCache | None = None) -> Outc
     return Outcome(not problems, "\n".join([*problems, *said]))
 
 
-def _promtool(repo: Path, rules: Path, tests: list[Path], cache: ResultCache | None) -> Outcome:
+def _promtool(repo: Path, rules: Path, tests: list[Path], toolbox: Toolbox, cache: ResultCache | None) -> Outcome:
     # The test files name the rule files they load: everything promtool reads is in prometheus/.
     read = sorted(path for path in (repo / "prometheus").iterdir() if path.is_file())
     content = b"".join(path.name.encode() + b"\0" + path.read_bytes() + b"\0" for path in read)
     content += json.dumps([str(rules), *map(str, tests)]).encode()
-    return remembered(cache, "promtool rules", content, ("promtool",), lambda: _run_promtool(repo, rules, tests))
+    run = partial(_run_promtool, repo, rules, tests, toolbox)
+    return remembered(cache, "promtool rules", content, toolbox, ("promtool",), run)
 
 
-def _run_promtool(repo: Path, rules: Path, tests: list[Path]) -> Outcome:
-    checked = run_tool("promtool", "check", "rules", str(rules), cwd=repo)
+def _run_promtool(repo: Path, rules: Path, tests: list[Path], toolbox: Toolbox) -> Outcome:
+    checked = toolbox.run("promtool", "check", "rules", str(rules), cwd=repo)
     if checked.returncode != 0:
         return Outcome(False, (checked.stdout + checked.stderr).strip())
-    tested = run_tool("promtool", "test", "rules", *map(str, tests), cwd=repo)
+    tested = toolbox.run("promtool", "test", "rules", *map(str, tests), cwd=repo)
     return Outcome(tested.returncode == 0, (checked.stdout + tested.stdout + tested.stderr).strip())
 
 
-def _prometheus_rules(repo: Path, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
+def _prometheus_rules(repo: Path, toolbox: Toolbox, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
     if not (repo / kube.DEPLOY).is_dir():
         return []
-    rendered, not_rendered = kube.render_all(repo)
+    rendered, not_rendered = kube.render_all(repo, toolbox)
     problems += not_rendered
     return [(item.name, rule) for item in rendered for rule in item.of_kind("PrometheusRule")]
 

@@ -46,7 +46,7 @@ from generator import git
 from generator.answers_file import ANSWERS_FILE, read_answers
 from generator.errors import GosvcError, one_line
 from generator.outcome import NOTE, Outcome
-from generator.tools import find, run_tool
+from generator.tools import Toolbox
 
 GENERATED = Path("internal") / "gen"
 BUF_CONFIG = "buf.yaml"
@@ -66,15 +66,15 @@ class NoBaselineError(Exception):
     """Nothing to compare the API with; the message says why."""
 
 
-def check_proto(repo: Path) -> Outcome:
-    # buf runs the plugins it finds on PATH, where run_tool puts the pinned ones: fail now if they are missing.
-    find("protoc-gen-go")
-    find("protoc-gen-go-grpc")
-    lint = run_tool("buf", "lint", cwd=repo)
+def check_proto(repo: Path, toolbox: Toolbox) -> Outcome:
+    # buf runs the plugins it finds on PATH, where the toolbox puts the pinned ones: fail now if they are missing.
+    toolbox.find("protoc-gen-go")
+    toolbox.find("protoc-gen-go-grpc")
+    lint = toolbox.run("buf", "lint", cwd=repo)
     if lint.returncode != 0:
         return Outcome(False, f"buf lint:\n{(lint.stdout + lint.stderr).strip()}")
     with tempfile.TemporaryDirectory(prefix="gosvc-proto-") as scratch:
-        generated = run_tool("buf", "generate", "--output", scratch, cwd=repo)
+        generated = toolbox.run("buf", "generate", "--output", scratch, cwd=repo)
         if generated.returncode != 0:
             return Outcome(False, f"buf generate:\n{(generated.stdout + generated.stderr).strip()}")
         stale = _differences(Path(scratch) / GENERATED, repo / GENERATED)
@@ -87,7 +87,7 @@ def check_proto(repo: Path) -> Outcome:
         except NoBaselineError as error:
             report.append(f"{NOTE}buf breaking: no baseline: {error}")
             return Outcome(True, "\n".join(report), cacheable=False)  # the next run may have one
-        breaking = run_tool("buf", "breaking", "--against", baseline.against, cwd=repo)
+        breaking = toolbox.run("buf", "breaking", "--against", baseline.against, cwd=repo)
     if breaking.returncode != 0:
         return Outcome(False, f"buf breaking against {baseline.name}:\n{(breaking.stdout + breaking.stderr).strip()}")
     report.append(f"buf breaking: no change breaks a client of {baseline.name}")

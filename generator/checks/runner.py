@@ -97,7 +97,7 @@ def run_checks(
 def key_of(check: Check, context: CheckContext) -> str:
     """The cache key of `check`'s result on the repository as it is now."""
     settings = [(name, context.setting(name)) for name in check.uses]
-    return result_key(check.name, context.repo, check.reads, check.tools, settings)
+    return result_key(check.name, context.repo, check.reads, context.tools, check.tools, settings)
 
 
 def _run_one(check: Check, context: CheckContext, progress: Callable[[Result], None]) -> Result:

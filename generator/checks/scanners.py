@@ -34,7 +34,7 @@ from generator.checks.checkov_runs import run_checkov
 from generator.errors import InvalidInputError
 from generator.kube import CHART, KUBERNETES_VERSIONS, Rendered, deployed, render_all
 from generator.outcome import Outcome
-from generator.tools import run_tool
+from generator.tools import Toolbox
 from generator.yamlfile import load_mapping
 
 CHECKOV_FRAMEWORKS = ("kubernetes", "dockerfile", "github_actions", "gitlab_ci")
@@ -72,10 +72,10 @@ class CheckovScan:
     error: str = ""
 
 
-def checkov(repo: Path) -> Outcome:
+def checkov(repo: Path, toolbox: Toolbox) -> Outcome:
     """checkov on the repository as it is and on each overlay as kustomize renders it, in one run."""
-    rendered, problems = _deployed(repo)
-    scan = scan_with_checkov(repo, rendered)
+    rendered, problems = _deployed(repo, toolbox)
+    scan = scan_with_checkov(repo, rendered, toolbox)
     if scan.error:
         return Outcome(False, "\n".join([*problems, scan.error]), cacheable=False)
     scanned = {result.file for result in scan.results}
@@ -95,7 +95,7 @@ def checkov(repo: Path) -> Outcome:
     return Outcome(not problems, "\n".join([*problems, *(f"accepted: {s}" for s in skipped), summary]))
 
 
-def scan_with_checkov(repo: Path, rendered: list[Rendered]) -> CheckovScan:
+def scan_with_checkov(repo: Path, rendered: list[Rendered], toolbox: Toolbox) -> CheckovScan:
     """One checkov run over the repository (its frameworks) and the renderings (kubernetes): the repository's
     results named by its paths, the renderings' by their names, the repository's first."""
     with tempfile.TemporaryDirectory(prefix="gosvc-checkov-") as scratch:
@@ -123,6 +123,7 @@ def scan_with_checkov(repo: Path, rendered: list[Rendered]) -> CheckovScan:
             "--output",
             "json",
             cwd=folder,
+            toolbox=toolbox,
         )
     try:
         results = read_checkov(result.stdout)
@@ -206,14 +207,14 @@ def _named(result: CheckovResult, patterns: list[str]) -> bool:
     )
 
 
-def kube_score(repo: Path) -> Outcome:
+def kube_score(repo: Path, toolbox: Toolbox) -> Outcome:
     """kube-score on each overlay as kustomize renders it: no CRITICAL, no WARNING."""
-    rendered, problems = _deployed(repo)
+    rendered, problems = _deployed(repo, toolbox)
     newest = "v" + KUBERNETES_VERSIONS[-1].rsplit(".", 1)[0]
     scored = 0
     with tempfile.TemporaryDirectory(prefix="gosvc-kube-score-") as scratch:
         for kustomization, file in zip(rendered, _write_rendered(Path(scratch), rendered), strict=True):
-            result = run_tool(
+            result = toolbox.run(
                 "kube-score",
                 "score",
                 "--output-format",
@@ -235,9 +236,9 @@ def kube_score(repo: Path) -> Outcome:
     return Outcome(not problems, "\n".join([*problems, summary]))
 
 
-def _deployed(repo: Path) -> tuple[list[Rendered], list[str]]:
+def _deployed(repo: Path, toolbox: Toolbox) -> tuple[list[Rendered], list[str]]:
     """The overlays and the chart's values files, rendered: what gets deployed."""
-    rendered, problems = render_all(repo)
+    rendered, problems = render_all(repo, toolbox)
     overlays = deployed(rendered)
     if rendered and not overlays:
         problems.append("nothing under deploy/ that is deployed to scan: only the kustomize base renders")

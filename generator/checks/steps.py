@@ -7,14 +7,14 @@ from pathlib import Path
 
 from generator.checks.context import CheckContext
 from generator.outcome import Outcome
-from generator.tools import run_tool
+from generator.tools import Toolbox
 
 Run = Callable[[CheckContext], Outcome]
 
 
-def on_repo(run: Callable[[Path], Outcome]) -> Run:
-    """A check that needs nothing of the run but the repository."""
-    return lambda context: run(context.repo)
+def on_repo(run: Callable[[Path, Toolbox], Outcome]) -> Run:
+    """A check that needs nothing of the run but the repository and its tools."""
+    return lambda context: run(context.repo, context.tools)
 
 
 def command(*argv: str, silent: bool = False) -> Run:
@@ -22,7 +22,7 @@ def command(*argv: str, silent: bool = False) -> Run:
     is a crash, not a verdict: its result is never kept."""
 
     def run(context: CheckContext) -> Outcome:
-        result = run_tool(argv[0], *argv[1:], cwd=context.repo)
+        result = context.tools.run(argv[0], *argv[1:], cwd=context.repo)
         output = (result.stdout + result.stderr).strip()
         if result.returncode < 0:
             return Outcome(False, f"{argv[0]} was killed by signal {-result.returncode}\n{output}", cacheable=False)

@@ -90,7 +90,7 @@ def _image(context: CheckContext) -> Outcome:
 
 
 def _kubernetes_server(context: CheckContext) -> Outcome:
-    return check_kubernetes_server(context.repo, context.kube_context, context.planes)
+    return check_kubernetes_server(context.repo, context.tools, context.kube_context, context.planes)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -159,7 +159,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "makefile",
         has("Makefile"),
-        lambda context: check_makefile(context.repo, context.cache),
+        lambda context: check_makefile(context.repo, context.tools, context.cache),
         "make -n on every target, no undefined variable; make tools run with go and pip in dry-run mode: every "
         "pinned tool resolves at its version",
         ("Makefile",),
@@ -203,7 +203,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "kubernetes-consistency",
         has("deploy"),
-        lambda context: consistency.check_consistency(context.repo, context.answers),
+        lambda context: consistency.check_consistency(context.repo, context.answers, context.tools),
         "selectors, probes, ports and autoscaling agree with the answers",
         (*DEPLOY, *ANSWERS, *GO_SOURCES, "Dockerfile", "prometheus/**"),
         ("kubectl", "helm"),
@@ -246,7 +246,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-rules",
         has("prometheus/alerts.yml"),
-        lambda context: check_prometheus_rules(context.repo, context.cache),
+        lambda context: check_prometheus_rules(context.repo, context.tools, context.cache),
         "promtool check rules, and test rules on every prometheus/*_test.yml; the same for the spec of every "
         "PrometheusRule rendered, which must hold the rules of prometheus/alerts.yml",
         ("prometheus/**", *DEPLOY),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ def test_terminal_session_asks_each_question_and_reasks_after_a_bad_answer(templ
         encoding="utf-8",
         timeout=HANG_GUARD_SECONDS,
         dimensions=(50, 200),
+        # A terminal answers prompt_toolkit's cursor position request at once; pexpect never does, and each
+        # prompt would wait for the answer until it gives up.
+        env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"},
     )
     for name, help_text in _questions_asked_by_default():
         child.expect_exact(help_text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tests.template_versions import (
     commit_all,
     copy_project,
     fingerprint,
+    generate,
     make_team_project,
 )
 
@@ -259,3 +261,138 @@ def test_the_generated_repository_asks_renovate_for_template_updates(team_projec
     assert config["copier"]["ignoreScripts"] is False, "migrations need `copier update --trust`"
     [checked] = checks.run_checks(team_project, ["renovate-schema"])
     assert checked.status == checks.PASS, checked.output
+
+
+# A team's first day: the example gives way to an orders API of its own, with a dependency and its readiness check.
+FIRST_DAY_FILES = {
+    "internal/api/api.go": """// Package api is the orders API.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// API serves orders from the inventory.
+type API struct {
+	logger    *slog.Logger
+	inventory *inventory
+}
+
+// New opens the inventory and makes the service ready only while it answers.
+func New(_ context.Context, deps Deps) (*API, error) {
+	stock := &inventory{levels: map[string]int{"42": 3}}
+	deps.Readiness.Add("inventory", time.Second, stock.ping)
+	return &API{logger: deps.Logger, inventory: stock}, nil
+}
+
+// Close releases the inventory.
+func (a *API) Close() error {
+	return nil
+}
+""",
+    "internal/api/routes.go": """package api
+
+import "net/http"
+
+// AddRoutes registers the orders API.
+func (a *API) AddRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /orders/{id}", a.handleGetOrder())
+}
+""",
+    "internal/api/orders.go": """package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+)
+
+type inventory struct {
+	levels map[string]int
+}
+
+func (i *inventory) ping(context.Context) error {
+	return nil
+}
+
+func (a *API) handleGetOrder() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		level, ok := a.inventory.levels[r.PathValue("id")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(map[string]int{"in_stock": level}); err != nil {
+			a.logger.ErrorContext(r.Context(), "write response", slog.Any("error", err))
+		}
+	})
+}
+""",
+    "internal/api/orders_test.go": """package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+type checks []string
+
+func (c *checks) Add(name string, _ time.Duration, _ func(context.Context) error) {
+	*c = append(*c, name)
+}
+
+func TestGetOrder(t *testing.T) {
+	var registered checks
+	app, err := New(t.Context(), Deps{Logger: slog.New(slog.DiscardHandler), Readiness: &registered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(registered) != 1 || registered[0] != "inventory" {
+		t.Errorf("readiness checks = %v, want [inventory]", registered)
+	}
+	mux := http.NewServeMux()
+	app.AddRoutes(mux)
+	for target, want := range map[string]int{"/orders/42": http.StatusOK, "/orders/7": http.StatusNotFound} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, target, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s = %d, want %d", target, rec.Code, want)
+		}
+	}
+}
+""",
+}
+EXAMPLE = ("internal/api/hello.go", "internal/api/hello_test.go")
+
+
+def test_a_teams_first_day_replaces_the_example_and_survives_an_update(template: Path, tmp_path: Path) -> None:
+    """The template's own tests serve routes of their own, so the team deletes the example, adds an API with a
+    dependency and a readiness check through api.New, and `make test` passes, before and after an update."""
+    project = generate(template, tmp_path / SERVICE, "v1.0.0", data={"team": TEAM_ANSWER})
+    for name in EXAMPLE:
+        (project / name).unlink()
+    for name, text in FIRST_DAY_FILES.items():
+        (project / name).write_text(text)
+    commit_all(project, "the orders API replaces the example")
+    assert make_test(project) == ""
+
+    result = update_project(project, vcs_ref="v2.0.0", quiet=True)
+
+    assert result.conflicts == ()
+    assert {name: (project / name).read_text() for name in FIRST_DAY_FILES} == FIRST_DAY_FILES
+    assert not any((project / name).exists() for name in EXAMPLE), "the deleted example stays deleted"
+    assert make_test(project) == ""
+
+
+def make_test(project: Path) -> str:
+    """`make test` as a developer runs it: its output when it fails, "" when it passes."""
+    ran = subprocess.run(["make", "test"], cwd=project, capture_output=True, text=True, check=False)
+    return "" if ran.returncode == 0 else ran.stdout[-3000:] + ran.stderr[-3000:]

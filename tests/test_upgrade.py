@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from generator import checks, kube
+from generator.tools import Toolbox
 from tests.conftest import PROJECT_ROOT, git, snapshot_commit
 from tests.template_versions import commit_all, generate
 
@@ -28,6 +29,9 @@ EARLIER_RELEASES = {
     "replicas-field-overlays": "c9b12c834de6d50e411e3a074f7a83277a6b6dc0",
 }
 
+
+# A route the team added next to the example's, in the form of the releases before api.New.
+TEAM_ROUTE = 'mux.Handle("GET /orders/{id}", handleHello(logger))'
 
 # The last release before the deploy_format question (the Helm chart).
 BEFORE_DEPLOY_FORMAT = "7ac4bb18656315a72659f4471053d893abddc06a"
@@ -64,7 +68,9 @@ def test_a_repository_of_the_previous_release_updates_to_this_one(template: Path
     assert old_answers["cpu_limit"] == "500m", "the previous release's default, which the rule now refuses"
     overlay = project / "deploy/overlays/prod/kustomization.yaml"
     overlay.write_text(overlay.read_text() + "commonAnnotations:\n  team: orders\n")
-    commit_all(project, "the team's own annotation")
+    routes = project / "internal/api/routes.go"
+    routes.write_text(routes.read_text().replace("handleHello(logger))", "handleHello(logger))\n\t" + TEAM_ROUTE))
+    commit_all(project, "the team's own annotation and route")
     team_files = {path: (project / path).read_text() for path in ("deploy/overlays/prod/kustomization.yaml",)}
 
     result = subprocess.run(
@@ -82,6 +88,13 @@ def test_a_repository_of_the_previous_release_updates_to_this_one(template: Path
     assert (project / "deploy/base/config.env").is_file()
     [consistency] = checks.run_checks(project, ["kubernetes-consistency"])
     assert consistency.status == checks.PASS, consistency.output
+
+    # The team's API, written against functions the server no longer calls, is moved onto api.API and builds.
+    assert "AddRoutes and RegisterServices are now methods of API" in result.stderr
+    assert "func (a *API) AddRoutes(mux *http.ServeMux) {\n\tlogger := a.logger" in routes.read_text()
+    assert TEAM_ROUTE in routes.read_text()
+    vetted = subprocess.run(["go", "vet", "./..."], cwd=project, capture_output=True, text=True, check=False)
+    assert vetted.returncode == 0, vetted.stdout + vetted.stderr
 
 
 @pytest.mark.parametrize(
@@ -104,7 +117,8 @@ def test_a_repository_made_before_new_questions_keeps_its_deployment(
     template = _releases(tmp_path / "gosvc", earlier)
     project = generate(template, tmp_path / "orders-api", "v1.0.0")
     assert not set(new_questions) & set(yaml.safe_load((project / ".copier-answers.yml").read_text()))
-    before = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
+    toolbox = Toolbox.default()
+    before = {str(folder): kube.render(project, folder, toolbox).objects for folder in kube.kustomizations(project)}
 
     result = subprocess.run(
         [GOSVC, "update", str(project), "--vcs-ref", "v2.0.0", "--json"], capture_output=True, text=True
@@ -115,7 +129,7 @@ def test_a_repository_made_before_new_questions_keeps_its_deployment(
     assert {key: answers.get(key) for key in new_questions} == new_questions
     for added in ("deploy/chart", "deploy/argocd", "deploy/base/prometheus-operator.yaml"):
         assert not (project / added).exists(), added
-    after = {str(folder): kube.render(project, folder).objects for folder in kube.kustomizations(project)}
+    after = {str(folder): kube.render(project, folder, toolbox).objects for folder in kube.kustomizations(project)}
     assert after == before
     fresh = generate(template, tmp_path / "fresh" / "orders-api", "v2.0.0")
     rules = {path.name: path.read_text() for path in (fresh / "prometheus").iterdir()}

@@ -375,14 +375,14 @@ EXAMPLE = ("internal/api/hello.go", "internal/api/hello_test.go")
 
 def test_a_teams_first_day_replaces_the_example_and_survives_an_update(template: Path, tmp_path: Path) -> None:
     """The template's own tests serve routes of their own, so the team deletes the example, adds an API with a
-    dependency and a readiness check through api.New, and `make test` passes, before and after an update."""
+    dependency and a readiness check through api.New, updates, and `make test` passes. It runs once, after the
+    update: v1 and v2 differ in no Go file, so a run before it would prove nothing this one does not."""
     project = generate(template, tmp_path / SERVICE, "v1.0.0", data={"team": TEAM_ANSWER})
     for name in EXAMPLE:
         (project / name).unlink()
     for name, text in FIRST_DAY_FILES.items():
         (project / name).write_text(text)
     commit_all(project, "the orders API replaces the example")
-    assert make_test(project) == ""
 
     result = update_project(project, vcs_ref="v2.0.0", quiet=True)
 

@@ -60,6 +60,21 @@ DEFAULTS: dict[str, Any] = {
     "lifecycle": "experimental",
     "ci_system": "github-actions",
 }
+
+LONGEST: dict[str, str] = {
+    "service_name": "s" + "-a1" * 16 + "z",
+    "organization": "o" * 63,
+    "module_path": "example.com/" + "/".join(["m" * 20] * 8) + "/m" * 10,
+    "image_registry": "registry.example.com:5000/" + "/".join(["r" * 40] * 4),
+    "description": "D" * 200,
+    "deploy_format": "both",
+    "monitoring": "prometheus-operator",
+    "gitops": "argocd",
+    "repository_url": "ssh://git@" + "g" * 60 + ".example.com:2222/" + "/".join(["p" * 40] * 5) + ".git",
+    "tracing": "otlp",
+    "otlp_endpoint": "http://" + "c" * 60 + "." + "n" * 63 + ".svc.cluster.local:65535/" + "/".join(["p" * 40] * 3),
+}
+"""Answers at the longest each rule accepts, with the integrations that print them in the most files."""
 """A valid answer to every question: the context a rule is tried in."""
 
 

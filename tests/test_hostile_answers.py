@@ -29,7 +29,7 @@ from ruamel.yaml import YAML
 
 from generator import checks
 from tests.conftest import budget
-from tests.rules import DEFAULTS
+from tests.rules import DEFAULTS, LONGEST
 from tests.template_versions import fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("control_planes")]
@@ -267,19 +267,7 @@ SAMPLE = {
         "otlp_endpoint": "http://yes.null.svc:4318",
         "api": "both",
     },
-    "longest": {
-        "service_name": "s" + "-a1" * 16 + "z",
-        "organization": "o" * 63,
-        "module_path": "example.com/" + "/".join(["m" * 20] * 8) + "/m" * 10,
-        "image_registry": "registry.example.com:5000/" + "/".join(["r" * 40] * 4),
-        "description": "D" * 200,
-        "deploy_format": "both",
-        "monitoring": "prometheus-operator",
-        "gitops": "argocd",
-        "repository_url": "ssh://git@" + "g" * 60 + ".example.com:2222/" + "/".join(["p" * 40] * 5) + ".git",
-        "tracing": "otlp",
-        "otlp_endpoint": "http://" + "c" * 60 + "." + "n" * 63 + ".svc.cluster.local:65535/" + "/".join(["p" * 40] * 3),
-    },
+    "longest": LONGEST,
     "numbers": {
         "http_port": "\u0668\u0660\u0668\u0661",
         "replicas": "1_0",

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from generator import tools
+from generator.render import new_project
 from tests.conftest import git
 from tests.pipeline_steps import PIPELINE_FILES, RULES, Step, pipeline_steps, rule_for
+from tests.rules import LONGEST
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # make tools compiles promtool, as gosvc's Prometheus build
 
@@ -26,11 +28,31 @@ STEP_TIMEOUT = 900
 RUN_ON = {
     "github-actions": "github-actions",
     "gitlab-ci": "gitlab-ci",
-    "jenkins": "jenkins",
+    "jenkins-at-the-edges": "jenkins",
     "integrations": "github-actions",
 }
-"""The pristine repositories whose pipelines run, by their CI system: one per CI system, and the one with every
-integration (gRPC beside HTTP, the chart beside the overlays), whose pipeline adds the API's and the chart's steps."""
+"""The repositories whose pipelines run, by their CI system: a pristine one per CI system, and the one with every
+integration (gRPC beside HTTP, the chart beside the overlays), whose pipeline adds the API's and the chart's steps.
+Jenkins' runs on EDGES instead of the defaults: its Makefile is the other systems', so the one run proves both
+the Jenkinsfile and that answers at the rules' edges make a repository whose own pipeline passes."""
+
+EDGES = {
+    **LONGEST,
+    # As long, and with a word golangci-lint's misspell flags: the repository's lint configuration must let it be.
+    "service_name": "cancelled-orders" + "-a1" * 10 + "-xyz",
+    "ci_system": "jenkins",
+}
+"""Answers at the rules' edges: each as long as its rule accepts, with the integrations that print them most."""
+
+
+@pytest.fixture(scope="session")
+def repositories(
+    pristine: dict[str, Path], template_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The repository each pipeline runs on, by the names of RUN_ON."""
+    edges = tmp_path_factory.mktemp("edges") / EDGES["service_name"]
+    made = new_project(edges, EDGES, defaults=True, template=str(template_repo), quiet=True)
+    return {**pristine, "jenkins-at-the-edges": made.dest}
 
 
 class _NotRunHere:
@@ -54,8 +76,8 @@ def not_run_here(request: pytest.FixtureRequest) -> _NotRunHere:
 
 
 @pytest.mark.parametrize("name", list(RUN_ON))
-def test_every_step_of_the_pipeline_meets_a_rule(pristine: dict[str, Path], name: str) -> None:
-    steps = pipeline_steps(pristine[name], RUN_ON[name])
+def test_every_step_of_the_pipeline_meets_a_rule(repositories: dict[str, Path], name: str) -> None:
+    steps = pipeline_steps(repositories[name], RUN_ON[name])
 
     assert [step for step in steps if rule_for(step) is None] == []
     assert any(rule_for(step) == RULES[0] for step in steps), "the reader finds `make tools` in the pipeline"
@@ -84,9 +106,13 @@ def pipeline_tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", list(RUN_ON))
 def test_the_pipeline_steps_pass_when_run(
-    pristine: dict[str, Path], name: str, tmp_path: Path, not_run_here: _NotRunHere, pipeline_tools: dict[str, str]
+    repositories: dict[str, Path],
+    name: str,
+    tmp_path: Path,
+    not_run_here: _NotRunHere,
+    pipeline_tools: dict[str, str],
 ) -> None:
-    repo = shutil.copytree(pristine[name], tmp_path / "orders-api", symlinks=True)
+    repo = shutil.copytree(repositories[name], tmp_path / repositories[name].name, symlinks=True)
     ran = []
     for step in pipeline_steps(repo, RUN_ON[name]):
         rule = rule_for(step)

@@ -1,6 +1,7 @@
 """The generated Makefile, run as a developer and the pipeline run it.
 
-Every target must parse and expand (`make -n`, with no undefined variable), and `make tools`, the
+Every target must parse and expand (`make -n`, with no undefined variable) into commands that name only
+files the repository has, and `make tools`, the
 pipeline's first step, with the golangci-lint the first `make lint` installs, runs for real with the
 package managers in their dry-run modes: go resolves every `go install` argument at its version and
 plans the build, pip resolves every pin against the index, and nothing is installed. A line that
@@ -11,6 +12,7 @@ pin: each fails here as it would fail the pipeline.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import tempfile
 from pathlib import Path
@@ -62,7 +64,33 @@ def _expand(repo: Path, target: str, toolbox: Toolbox) -> str:
     undefined = [line for line in result.stderr.splitlines() if _UNDEFINED in line]
     if result.returncode != 0 or undefined:
         return f"make -n {target}: " + (result.stderr.strip() or result.stdout.strip())
+    if missing := missing_paths(repo, result.stdout):
+        return f"make {target} names {', '.join(missing)}, which this repository does not have"
     return ""
+
+
+NAMED_FOLDERS = ("deploy", "prometheus", "proto")
+"""The folders whose files differ from variant to variant and which the Makefile's commands name: the check reads
+them (what is in them, not only the Makefile, decides its result, and so keys it)."""
+
+
+def missing_paths(repo: Path, commands: str) -> list[str]:
+    """The paths into NAMED_FOLDERS that `commands` name and nothing in the repository matches: a file one variant
+    generates and another does not, which the command would fail on. Words with make or shell syntax left in them
+    (`$`, `=`, `@`, `#`, `:`), options and absolute paths are not paths into the repository."""
+    missing = []
+    for line in commands.splitlines():
+        try:
+            words = shlex.split(line, comments=False)
+        except ValueError:
+            continue
+        for word in words:
+            path = word.removeprefix("./")
+            if "/" not in path or path.startswith(("-", "/")) or any(mark in path for mark in "$=@#:"):
+                continue
+            if path.split("/", 1)[0] in NAMED_FOLDERS and not any(repo.glob(path)):
+                missing.append(word)
+    return list(dict.fromkeys(missing))
 
 
 def _tools_dry_run(repo: Path, toolbox: Toolbox) -> Outcome:

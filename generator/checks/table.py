@@ -21,7 +21,7 @@ from generator.checks.helm import check_helm
 from generator.checks.image import check_image
 from generator.checks.kubernetes_server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
-from generator.checks.makefile import check_makefile
+from generator.checks.makefile import NAMED_FOLDERS, check_makefile
 from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
 from generator.checks.prometheus_e2e import check_prometheus_e2e
 from generator.checks.prometheus_rules import check_prometheus_rules
@@ -160,9 +160,9 @@ CHECKS: tuple[Check, ...] = (
         "makefile",
         has("Makefile"),
         lambda context: check_makefile(context.repo, context.tools, context.cache),
-        "make -n on every target, no undefined variable; make tools run with go and pip in dry-run mode: every "
-        "pinned tool resolves at its version",
-        ("Makefile",),
+        "make -n on every target, no undefined variable, no file of deploy/, prometheus/ or proto/ named that the "
+        "repository lacks; make tools run with go and pip in dry-run mode: every pinned tool resolves at its version",
+        ("Makefile", *(f"{folder}/**" for folder in NAMED_FOLDERS)),
         ("make", "go"),
         Cost.BUILD,
     ),

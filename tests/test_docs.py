@@ -1,29 +1,36 @@
-"""The README says what is true: its test command is CI's, its tables match the code."""
+"""The README and CONTRIBUTING.md say what is true: gosvc takes their commands as written, the scripts they run
+exist with the options given, their test commands are CI's, and the README's tables match the code."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
 
+import pytest
 import yaml
 
 from generator import checks, cli, tools
 from tests.conftest import PROJECT_ROOT
 
-README = (PROJECT_ROOT / "README.md").read_text()
+DOCS = {name: (PROJECT_ROOT / name).read_text() for name in ("README.md", "CONTRIBUTING.md")}
+README = DOCS["README.md"]
 
 
-def _code_blocks() -> list[str]:
-    return re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+def _code_blocks(doc: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)\n```", DOCS[doc], flags=re.S)
 
 
-def test_ci_runs_every_step_of_the_readme_test_command() -> None:
-    """.ci/run runs each step of the README's command; it splits the tool install and the tests into two
-    halves, the tools compiled for minutes and everything else, that together are the whole."""
-    test_command = next(block for block in _code_blocks() if "pytest" in block)
+def test_ci_runs_every_step_of_the_test_command() -> None:
+    """.ci/run runs each step of the documented command that runs every test; it splits the tool install and the
+    tests into two halves, the tools compiled for minutes and everything else, that together are the whole."""
+    test_command = next(
+        (block for doc in DOCS for block in _code_blocks(doc) if "pytest" in block and " && " in block), None
+    )
+    assert test_command is not None, "no document gives the command that runs every test"
     ci = (PROJECT_ROOT / ".ci/run").read_text()
     halves = {
         "gosvc tools install": ('--skip "$slow_tools"', '--only "$slow_tools"'),
@@ -36,6 +43,63 @@ def test_ci_runs_every_step_of_the_readme_test_command() -> None:
             assert re.search(rf"^{re.escape(step)}$", ci, flags=re.M), step
         for half in split or ():
             assert re.search(rf"(^| ){re.escape(step)} .*{re.escape(half)}( |$)", ci, flags=re.M), half
+
+
+def _ci_pytest_commands() -> list[list[str]]:
+    """Each pytest command of .ci/run, as its words, without the report of the slowest tests that CI adds."""
+    commands = []
+    for line in (PROJECT_ROOT / ".ci/run").read_text().splitlines():
+        if "python -m pytest" in line:
+            command = line[line.index("python -m pytest") :].split(" || ")[0].rstrip(" &\\")
+            commands.append([word for word in shlex.split(command) if not word.startswith("--durations=")])
+    return commands
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_ci_runs_each_test_lane_of_the_docs_as_written(doc: str) -> None:
+    """A documented pytest command of its own, such as the inner loop, is the command of one of CI's lanes."""
+    lanes = [block for block in _code_blocks(doc) if block.startswith("python -m pytest") and " && " not in block]
+
+    for lane in lanes:
+        assert shlex.split(lane) in _ci_pytest_commands(), f"CI runs no lane as {doc} writes it: {lane}"
+
+
+def _command_names() -> set[str]:
+    """`gosvc`, each command group (`gosvc fleet`) and each runnable command (`gosvc fleet update`)."""
+    return {
+        " ".join(command.split()[:end])
+        for command in _commands(cli._parser())
+        for end in range(1, 1 + len(command.split()))
+    }
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_gosvc_command_of_the_docs_parses(doc: str) -> None:
+    """Every gosvc command a document gives, in a shell block or in the text, names a command and only arguments
+    it takes; a span that only names a command (`gosvc fleet`) is a name. The command table's synopses are the
+    command table test's."""
+    prose = "\n".join(line for line in DOCS[doc].splitlines() if not line.startswith("|"))
+    spans = re.findall(r"(?<!`)`(gosvc(?:\s[^`]*)?)`(?!`)", prose)
+    steps = [step for block in _code_blocks(doc) for step in block.split(" && ") if step.startswith("gosvc ")]
+    commands = [span for span in spans if " ".join(span.split()) not in _command_names()] + steps
+    assert commands, f"{doc} gives no gosvc command"
+
+    for command in commands:
+        try:
+            cli._parser().parse_args(shlex.split(command)[1:])
+        except cli.UsageError as error:
+            pytest.fail(f"{doc} gives `{command}`, which gosvc refuses: {error}")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_python_command_of_the_docs_names_a_file_and_its_options(doc: str) -> None:
+    """`python benchmarks/x.py --rounds 7` and `python -m tests.go_modules` name files of this repository, and each
+    option is one the script's parser defines."""
+    for script, options in re.findall(r"`python (?:-m )?(\w+[/.][\w/.]+)((?: --[a-z-]+(?: \w+)?)*)`", DOCS[doc]):
+        path = PROJECT_ROOT / (script if script.endswith(".py") else script.replace(".", "/") + ".py")
+        assert path.is_file(), f"{doc} runs {script}, which is not a file of this repository"
+        for option in re.findall(r"--[a-z-]+", options):
+            assert f'"{option}"' in path.read_text(), f"{doc} runs {script} with {option}, which it does not define"
 
 
 def test_every_question_is_in_the_readme_table() -> None:

@@ -480,7 +480,11 @@ def test_a_fresh_repository_passes_every_check(
 
 @pytest.mark.parametrize("case", MUTATIONS, ids=lambda m: m.name)
 def test_each_check_fails_on_its_mutation(
-    case: Mutation, pristine: dict[str, Path], tmp_path: Path, control_planes: dict[str, Path]
+    case: Mutation,
+    pristine: dict[str, Path],
+    tmp_path: Path,
+    result_cache: checks.ResultCache,
+    control_planes: dict[str, Path],
 ) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine[case.repo], repo)
@@ -498,7 +502,9 @@ def test_each_check_fails_on_its_mutation(
     )
     relevant = [name for name in concerned if name not in SLOW_CHECKS or name in case.fails | case.passes]
     relevant += sorted(case.passes - set(relevant))
-    context = checks.CheckContext.from_environment(repo, preset=preset, planes=control_planes)
+    # The suite's result cache: a check's inputs the mutation changed key a result no other run had, and the steps
+    # a check keeps by their own content (the Makefile's install recipe) are done once, not once per mutation.
+    context = checks.CheckContext.from_environment(repo, preset=preset, cache=result_cache, planes=control_planes)
     results = checks.run_checks(context, relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.engine import Engine, find_engine  # noqa: E402 - needs the root on sys.path
-from generator.images import build_image  # noqa: E402
-from generator.render import new_project  # noqa: E402
-from generator.standins import BaseImages, offline_standins  # noqa: E402
+from generator.images.build import build_image  # noqa: E402
+from generator.images.engine import Engine, find_engine  # noqa: E402 - needs the root on sys.path
+from generator.images.standins import BaseImages, offline_standins  # noqa: E402
+from generator.template.render import new_project  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"

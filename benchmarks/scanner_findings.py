@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generator import checks  # noqa: E402 - needs the root on sys.path
-from generator.errors import InvalidAnswerError  # noqa: E402
-from generator.matrix import pairwise  # noqa: E402
-from generator.render import new_project  # noqa: E402
+from generator.matrix.variants import pairwise  # noqa: E402
+from generator.runtime.errors import InvalidAnswerError  # noqa: E402
+from generator.template.render import new_project  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"

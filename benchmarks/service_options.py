@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.service_throughput import Load, build_bare, build_service, go_build, start  # noqa: E402
-from generator.processes import free_port  # noqa: E402
+from generator.runtime.processes import free_port  # noqa: E402
 from tests.conftest import snapshot_template  # noqa: E402
 
 # The OTLP/HTTP trace endpoint of a collector that keeps nothing but counts: exports received, bytes read.

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.processes import free_port  # noqa: E402
-from generator.render import new_project  # noqa: E402 - needs the root on sys.path
+from generator.runtime.processes import free_port  # noqa: E402
+from generator.template.render import new_project  # noqa: E402 - needs the root on sys.path
 from generator.tools import Toolbox  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 

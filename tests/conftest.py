@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from generator import checks, matrix, tools
+from generator import checks, tools
 from generator.checks.cache import CACHE_ENV_VAR
-from generator.checks.kubernetes_server import SERVER_VERSIONS
-from generator.control_plane import sharing_planes
-from generator.errors import ToolMissingError
-from generator.render import NewProject, new_project
+from generator.checks.kubernetes.server import SERVER_VERSIONS
+from generator.matrix.variants import NAMED
+from generator.runtime.errors import ToolMissingError
+from generator.servers.control_plane import sharing_planes
+from generator.template.render import NewProject, new_project
 
 # The suite keeps check results in a folder of its own that starts empty, never in the user's: a green run means
 # every check ran on this commit. .ci/run gives its lanes one such folder (GOSVC_TEST_RESULTS), so that a result
@@ -115,7 +116,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template") / "gosvc")
 
 
-PRISTINE = matrix.NAMED
+PRISTINE = NAMED
 """The repositories every check must pass, rendered once per session (read-only by convention: copy to mutate)."""
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from generator.render import new_project
+from generator.template.render import new_project
 from tests.conftest import PROJECT_ROOT, snapshot_template
 
 INCLUDES = PROJECT_ROOT / "includes"

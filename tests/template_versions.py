@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from generator.render import new_project
+from generator.template.render import new_project
 from tests.conftest import git, snapshot_template
 
 SERVICE = "orders-api"

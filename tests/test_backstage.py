@@ -25,8 +25,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import backstage
-from generator.cli import main
+from generator import resources
+from generator.checks.backstage import VALIDATOR_TOOLS, check_backstage, validate
+from generator.cli.main import main
+from generator.template import backstage
 from generator.tools import Toolbox
 from tests.conftest import PROJECT_ROOT, Render, budget
 from tests.rules import questions, render_macro, violation
@@ -40,7 +42,7 @@ JINJA = re.compile(r"\{\{|\{%")
 def validators() -> None:
     """Backstage's npm packages, as `gosvc tools install` puts them; a test that needs them fails without."""
     toolbox = Toolbox.default()
-    for tool in (*backstage.VALIDATOR_TOOLS, "backstage-scaffolder-node"):
+    for tool in (*VALIDATOR_TOOLS, "backstage-scaffolder-node"):
         toolbox.find(tool)
 
 
@@ -63,7 +65,7 @@ def test_catalog_info_passes_the_catalog_validators_for_each_ci_system(
     render: Render, ci_system: str, module_path: str, annotation: str | None, value: str | None
 ) -> None:
     repo = render({"ci_system": ci_system, "organization": "acme", "module_path": module_path}).dest
-    outcome = backstage.check_backstage(repo, Toolbox.default())
+    outcome = check_backstage(repo, Toolbox.default())
     assert outcome.passed, outcome.output
     annotations = _catalog(repo)["metadata"]["annotations"]
     ci_annotations = {key for key in annotations if key.split("/")[0] in ("github.com", "gitlab.com", "jenkins.io")}
@@ -91,7 +93,7 @@ def test_catalog_info_passes_the_catalog_validators_for_each_ci_system(
 )
 def test_unusual_but_valid_answers_pass(render: Render, answers: dict[str, str]) -> None:
     repo = render(answers, name=answers.get("service_name", "orders-api")).dest
-    outcome = backstage.check_backstage(repo, Toolbox.default())
+    outcome = check_backstage(repo, Toolbox.default())
     assert outcome.passed, outcome.output
     spec = _catalog(repo)["spec"]
     for question in ("owner", "system", "lifecycle"):
@@ -128,7 +130,7 @@ CATALOG_MUTATIONS = {
 
 @pytest.fixture(scope="module")
 def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from generator.render import new_project
+    from generator.template.render import new_project
 
     dest = tmp_path_factory.mktemp("backstage") / "orders-api"
     return new_project(
@@ -143,7 +145,7 @@ def test_a_broken_catalog_info_fails_with_the_validators_words(pristine: Path, t
     repo = tmp_path / "orders-api"
     repo.mkdir()
     (repo / "catalog-info.yaml").write_text(mutate((pristine / "catalog-info.yaml").read_text(encoding="utf-8")))
-    outcome = backstage.check_backstage(repo, Toolbox.default())
+    outcome = check_backstage(repo, Toolbox.default())
     assert not outcome.passed
     assert said in outcome.output
 
@@ -186,7 +188,7 @@ def test_owner_and_system_rules_agree_with_backstage(tmp_path_factory: pytest.Te
         )
     folder = tmp_path_factory.mktemp("references")
     (folder / "catalog-info.yaml").write_text("---\n".join(documents), encoding="utf-8")
-    outcome = backstage.check_backstage(folder, Toolbox.default())
+    outcome = check_backstage(folder, Toolbox.default())
     assert outcome.passed, outcome.output
 
 
@@ -202,7 +204,7 @@ def test_check_flag_fails_in_one_line_when_the_committed_file_differs(
     (tmp_path / "backstage").mkdir()
     drifted = TEMPLATE.read_text(encoding="utf-8").replace("default: 8080", "default: 8081")
     (tmp_path / backstage.TEMPLATE_FILE).write_text(drifted, encoding="utf-8")
-    monkeypatch.setattr(backstage, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(resources, "CHECKOUT", tmp_path)
     assert main(["backstage", "template", "--check"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1
@@ -214,7 +216,7 @@ def test_check_flag_fails_in_one_line_when_the_committed_file_differs(
 
 @pytest.mark.usefixtures("validators")
 def test_template_yaml_passes_the_scaffolder_schema() -> None:
-    outcome = backstage.validate(TEMPLATE, "Template", Toolbox.default())
+    outcome = validate(TEMPLATE, "Template", Toolbox.default())
     assert outcome.passed, outcome.output
 
 
@@ -245,7 +247,7 @@ def test_a_broken_template_fails_the_scaffolder_schema(tmp_path: Path, name: str
     mutate(document)
     broken = tmp_path / "template.yaml"
     broken.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    outcome = backstage.validate(broken, "Template", Toolbox.default())
+    outcome = validate(broken, "Template", Toolbox.default())
     assert not outcome.passed
     assert said in outcome.output
 
@@ -334,7 +336,7 @@ def test_the_gosvc_action_renders_the_template_defaults(template_repo: Path, tmp
     assert {name: answers[name] for name in asked} == asked
     assert "argocd_project" not in parameters  # gitops none hides it
     assert answers["module_path"] == "github.com/example/orders-api"  # left empty: gosvc's default
-    assert backstage.check_backstage(tmp_path / "workspace", Toolbox.default()).passed
+    assert check_backstage(tmp_path / "workspace", Toolbox.default()).passed
 
 
 @pytest.mark.usefixtures("validators")

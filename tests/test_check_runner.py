@@ -18,9 +18,9 @@ from generator import checks
 from generator.checks import runner
 from generator.checks.cache import ResultCache, inputs_digest, remembered, result_key
 from generator.checks.steps import has
-from generator.cli import main
-from generator.errors import ToolMissingError
-from generator.outcome import Outcome
+from generator.cli.main import main
+from generator.runtime.errors import ToolMissingError
+from generator.runtime.outcome import Outcome
 from generator.tools import Toolbox
 from tests.conftest import HANG_GUARD_SECONDS
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.checks import checkov_runs
-from generator.checks.checkov_runs import run_checkov
-from generator.checks.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
-from generator.kube import CHART, Rendered, deployed, render_all
+from generator.checks.kubernetes import checkov_runs
+from generator.checks.kubernetes.checkov_runs import run_checkov
+from generator.checks.kubernetes.scanners import CHECKOV_FRAMEWORKS, checkov, read_checkov, scan_with_checkov
+from generator.project.kube import CHART, Rendered, deployed, render_all
 from generator.tools import Toolbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # helm renders the chart

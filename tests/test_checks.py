@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import checks, kube
-from generator.cli import main
+from generator import checks
+from generator.cli.main import main
+from generator.project import kube
 from generator.tools import Toolbox
 from tests.conftest import PRISTINE, Render
 

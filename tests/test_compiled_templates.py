@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator import compiled_templates
+from generator.template import compiled_templates
 
 
 def shout(value: str) -> str:

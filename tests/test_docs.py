@@ -13,7 +13,9 @@ import tomllib
 import pytest
 import yaml
 
-from generator import checks, cli, tools
+from generator import checks, tools
+from generator.cli import main as cli
+from generator.cli.arguments import UsageError
 from tests.conftest import PROJECT_ROOT
 
 DOCS = {name: (PROJECT_ROOT / name).read_text() for name in ("README.md", "CONTRIBUTING.md")}
@@ -68,7 +70,7 @@ def _command_names() -> set[str]:
     """`gosvc`, each command group (`gosvc fleet`) and each runnable command (`gosvc fleet update`)."""
     return {
         " ".join(command.split()[:end])
-        for command in _commands(cli._parser())
+        for command in _commands(cli.parser())
         for end in range(1, 1 + len(command.split()))
     }
 
@@ -86,8 +88,8 @@ def test_every_gosvc_command_of_the_docs_parses(doc: str) -> None:
 
     for command in commands:
         try:
-            cli._parser().parse_args(shlex.split(command)[1:])
-        except cli.UsageError as error:
+            cli.parser().parse_args(shlex.split(command)[1:])
+        except UsageError as error:
             pytest.fail(f"{doc} gives `{command}`, which gosvc refuses: {error}")
 
 
@@ -137,7 +139,7 @@ def test_the_command_table_shows_every_command_and_flag() -> None:
     rows = re.findall(r"^\| `(gosvc [^`]*)`(?: / `(gosvc [^`]*)`)? \|", README, flags=re.M)
     documented = [usage for row in rows for usage in row if usage]
 
-    for command, parser in _commands(cli._parser()).items():
+    for command, parser in _commands(cli.parser()).items():
         usage = next((line for line in documented if re.match(re.escape(command) + r"(?=\s|$)", line)), None)
         assert usage is not None, f"the README's command table lacks `{command}`"
         for action in parser._actions:
@@ -151,7 +153,7 @@ def test_the_command_table_shows_every_command_and_flag() -> None:
 def test_every_module_of_the_package_serves_a_command() -> None:
     """Each module is imported, directly or not, by the command line: nothing in generator/ is test-only."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, generator.cli; print(' '.join(sorted(sys.modules)))"],
+        [sys.executable, "-c", "import sys, generator.cli.main; print(' '.join(sorted(sys.modules)))"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -162,7 +164,13 @@ def test_every_module_of_the_package_serves_a_command() -> None:
         for path in (PROJECT_ROOT / "generator").rglob("*.py")
     } - {"generator.__main__"}
     # A script the command line runs on another interpreter, which names it by its path.
-    scripts = {"generator.checks.checkov_server": PROJECT_ROOT / "generator" / "checks" / "checkov_runs.py"}
+    scripts = {
+        "generator.checks.kubernetes.checkov_server": PROJECT_ROOT
+        / "generator"
+        / "checks"
+        / "kubernetes"
+        / "checkov_runs.py"
+    }
 
     assert modules - set(loaded) == set(scripts)
     for script, runner in scripts.items():

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import journal
-from generator.cli import main
-from generator.fleet import find_repos, same_template
+from generator.cli.main import main
+from generator.update import journal
+from generator.update.fleet import find_repos, same_template
 from tests.conftest import git
 from tests.template_versions import (
     CONFIGMAP,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from generator import kube
-from generator.checks import helm
-from generator.kube import Rendered
+from generator.checks.kubernetes import helm
+from generator.project import kube
+from generator.project.kube import Rendered
 from generator.tools import Toolbox
 from tests.conftest import Render
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import checks, consistency, kube
+from generator import checks
+from generator.project import agreements, kube
 from generator.tools import Toolbox
 from tests.conftest import Render
 from tests.template_versions import SERVICE, commit_all, fingerprint, generate
@@ -69,7 +70,7 @@ def test_pin_release_writes_the_release_into_the_production_values(render: Rende
 def test_updates_of_a_helm_only_repository_check_each_values_file(template_repo: Path, tmp_path: Path) -> None:
     project = generate(template_repo, tmp_path / SERVICE, "v1.0.0", data=HELM)
 
-    assert set(consistency.kustomization_problems(project, Toolbox.default())) == {
+    assert set(agreements.kustomization_problems(project, Toolbox.default())) == {
         "deploy/chart/values.yaml",
         "deploy/chart/values-dev.yaml",
         "deploy/chart/values-prod.yaml",

@@ -16,10 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.answers_file import read_answers
-from generator.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
-from generator.errors import GosvcError
-from generator.images import (
+from generator.images.build import (
     NONROOT_USER,
     BuiltImage,
     Served,
@@ -28,10 +25,13 @@ from generator.images import (
     serve_and_probe,
     service_ports,
 )
-from generator.matrix import CHOICES
-from generator.render import NewProject
-from generator.standin_recipes import StandInError
-from generator.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
+from generator.images.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
+from generator.images.standin_recipes import StandInError
+from generator.images.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
+from generator.matrix.variants import CHOICES
+from generator.project.answers_file import read_answers
+from generator.runtime.errors import GosvcError
+from generator.template.render import NewProject
 from generator.tools import Toolbox
 
 VERSION = "gosvc-image-test"

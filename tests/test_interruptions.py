@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from generator import journal
+from generator.update import journal
 from tests.conftest import HANG_GUARD_SECONDS, budget
 from tests.template_versions import (
     CONFIGMAP,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.checks.kubernetes_server import PSS_LABELS, SERVER_VERSIONS
-from generator.control_plane import ControlPlane, local_control_plane
+from generator.checks.kubernetes.server import PSS_LABELS, SERVER_VERSIONS
+from generator.servers.control_plane import ControlPlane, local_control_plane
 from generator.tools import Toolbox
 from tests.conftest import Render
 

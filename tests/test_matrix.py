@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import checks
-from generator.matrix import CHOICES, NAMED, PAIRWISE_FACTORS, pairwise, random_variants
-from generator.render import new_project
+from generator.matrix.variants import CHOICES, NAMED, PAIRWISE_FACTORS, pairwise, random_variants
+from generator.template.render import new_project
 from tests.conftest import PROJECT_ROOT, budget, git
 from tests.rules import validated_questions, violation
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.answers_file import ANSWERS_FILE
+from generator.project.answers_file import ANSWERS_FILE
 from tests.conftest import git
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator import tools
-from generator.render import new_project
+from generator.template.render import new_project
 from tests.conftest import git
 from tests.pipeline_steps import PIPELINE_FILES, RULES, Step, pipeline_steps, rule_for
 from tests.rules import LONGEST

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.answers_file import read_answers
-from generator.preset import drift, load_preset, with_preset
+from generator.project.answers_file import read_answers
+from generator.template.preset import drift, load_preset, with_preset
 from tests.test_cli_errors import assert_one_line_error, gosvc
 
 PRESET = """\

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from generator import processes
+from generator.runtime import processes
 
 
 def test_a_free_port_is_below_the_range_the_kernel_hands_out() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import kube, tools
+from generator import tools
+from generator.project import kube
 from tests.conftest import Render
 from tests.rules import render_macro
 

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.checks import prometheus_e2e
-from generator.checks.prometheus_e2e import E2EFailure, route_label
+from generator.checks.prometheus import e2e, scrape_config, traffic
+from generator.checks.prometheus.queries import E2EFailure
+from generator.checks.prometheus.traffic import route_label
 
 CONFIG = """\
 global:
@@ -42,19 +43,19 @@ def _repo(tmp_path: Path, config: str) -> Path:
 
 @given(st.integers(min_value=1, max_value=10**7))
 def test_durations_read_back_as_written(seconds: int) -> None:
-    written = prometheus_e2e._duration(seconds)
+    written = scrape_config._duration(seconds)
 
-    assert prometheus_e2e._seconds(written, 0) == seconds
+    assert scrape_config._seconds(written, 0) == seconds
 
 
 @pytest.mark.parametrize("text", ["5", "5x", "m5", "5m ", "1h-5m", ""])
 def test_a_malformed_duration_fails_the_check(text: str) -> None:
     with pytest.raises(E2EFailure, match="not a Prometheus duration"):
-        prometheus_e2e._seconds(text, 0)
+        scrape_config._seconds(text, 0)
 
 
 def test_only_target_addresses_and_intervals_change(tmp_path: Path) -> None:
-    plan = prometheus_e2e._adapt_config(_repo(tmp_path, CONFIG), 9102, "127.0.0.1:1", "127.0.0.1:2")
+    plan = scrape_config.adapt_config(_repo(tmp_path, CONFIG), 9102, "127.0.0.1:1", "127.0.0.1:2")
 
     assert plan.job == "orders"
     assert plan.changed == ["localhost:9090 -> 127.0.0.1:2", "orders:9102 -> 127.0.0.1:1"]
@@ -78,7 +79,7 @@ def test_default_intervals_and_set_timeouts_run_at_the_checks_interval(tmp_path:
         "scrape_configs:\n  - job_name: orders\n    scrape_timeout: 30s\n    static_configs: [{targets: [o:9102]}]\n"
     )
 
-    plan = prometheus_e2e._adapt_config(_repo(tmp_path, config), 9102, "a:1", "b:2")
+    plan = scrape_config.adapt_config(_repo(tmp_path, config), 9102, "a:1", "b:2")
 
     assert plan.faster == [
         "global scrape_interval (default) -> 1s",
@@ -92,19 +93,19 @@ def test_a_malformed_interval_fails_the_check(tmp_path: Path) -> None:
     repo = _repo(tmp_path, CONFIG.replace("scrape_interval: 5s", "scrape_interval: 5 s"))
 
     with pytest.raises(E2EFailure, match="'5 s' is not a Prometheus duration"):
-        prometheus_e2e._adapt_config(repo, 9102, "a:1", "b:2")
+        scrape_config.adapt_config(repo, 9102, "a:1", "b:2")
 
 
 def test_a_config_that_scrapes_no_metrics_port_fails(tmp_path: Path) -> None:
     with pytest.raises(E2EFailure, match="in 0 jobs, not one: Prometheus would not scrape the service"):
-        prometheus_e2e._adapt_config(_repo(tmp_path, CONFIG), 9999, "a:1", "b:2")
+        scrape_config.adapt_config(_repo(tmp_path, CONFIG), 9999, "a:1", "b:2")
 
 
 def test_two_jobs_scraping_the_metrics_port_fail(tmp_path: Path) -> None:
     config = CONFIG + "  - job_name: again\n    static_configs:\n      - targets: [other:9102]\n"
 
     with pytest.raises(E2EFailure, match="in 2 jobs, not one: orders, again"):
-        prometheus_e2e._adapt_config(_repo(tmp_path, config), 9102, "a:1", "b:2")
+        scrape_config.adapt_config(_repo(tmp_path, config), 9102, "a:1", "b:2")
 
 
 def test_rules_are_shortened_but_never_below_one_evaluation(tmp_path: Path) -> None:
@@ -115,9 +116,9 @@ def test_rules_are_shortened_but_never_below_one_evaluation(tmp_path: Path) -> N
         "      - alert: Slow\n        expr: up == 0\n        for: 30s\n        labels: {severity: warning}\n"
         "      - alert: Now\n        expr: up == 0\n"
     )
-    plan = prometheus_e2e._adapt_config(repo, 9102, "a:1", "b:2")
+    plan = scrape_config.adapt_config(repo, 9102, "a:1", "b:2")
 
-    said, critical_for = prometheus_e2e._write_rules(repo, tmp_path / "out", plan)
+    said, critical_for = scrape_config.write_rules(repo, tmp_path / "out", plan)
 
     assert said == "30s -> 1s, 5m -> 5s, group g interval 30s -> 1s"
     assert critical_for == 5
@@ -141,12 +142,12 @@ def test_routes_come_from_literal_patterns_outside_tests(tmp_path: Path) -> None
     )
     (tmp_path / "api" / "routes_test.go").write_text('mux.Handle("GET /only-in-tests", h)\n')
 
-    assert prometheus_e2e._api_routes(tmp_path) == {"/": "/{$}", "/orders/{id}": "/orders/{id}"}
+    assert traffic.api_routes(tmp_path) == {"/": "/{$}", "/orders/{id}": "/orders/{id}"}
 
 
 def test_no_route_to_request_fails(tmp_path: Path) -> None:
     with pytest.raises(E2EFailure, match="nothing to request"):
-        prometheus_e2e._api_routes(tmp_path)
+        traffic.api_routes(tmp_path)
 
 
 def test_waits_end_together_once_each_condition_has_held() -> None:
@@ -159,9 +160,7 @@ def test_waits_end_together_once_each_condition_has_held() -> None:
 
         return condition
 
-    held = prometheus_e2e._wait_for_all(
-        [("first", holds_from("first", 3), 10), ("second", holds_from("second", 1), 10)]
-    )
+    held = e2e._wait_for_all([("first", holds_from("first", 3), 10), ("second", holds_from("second", 1), 10)])
 
     assert polls == {"first": 3, "second": 1}  # a condition that held is not asked again
     assert held[1] <= held[0]
@@ -169,4 +168,4 @@ def test_waits_end_together_once_each_condition_has_held() -> None:
 
 def test_a_wait_that_outlasts_its_timeout_names_what_it_waited_for() -> None:
     with pytest.raises(E2EFailure, match="timed out after 0s waiting for never"):
-        prometheus_e2e._wait_for_all([("always", lambda: True, 0), ("never", lambda: False, 0)])
+        e2e._wait_for_all([("always", lambda: True, 0), ("never", lambda: False, 0)])

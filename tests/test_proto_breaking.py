@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import pytest
 
-from generator.answers_file import ANSWERS_FILE
 from generator.checks.proto import check_proto
-from generator.outcome import NOTE
+from generator.project.answers_file import ANSWERS_FILE
+from generator.runtime.outcome import NOTE
 from generator.tools import Toolbox
 from tests.conftest import Render, git
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.matrix import Variant, each_value
+from generator.matrix.variants import Variant, each_value
 from tests.conftest import Render
 
 YAML_SUFFIXES = (".yml", ".yaml")

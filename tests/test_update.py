@@ -13,9 +13,9 @@ from copier._main import Worker
 from copier.errors import TaskError
 
 from generator import checks
-from generator.answers_file import read_answers
-from generator.cli import main
-from generator.update import ConflictStyle, DirtyRepositoryError, UpdateFailedError, update_project
+from generator.cli.main import main
+from generator.project.answers_file import read_answers
+from generator.update.repository import ConflictStyle, DirtyRepositoryError, UpdateFailedError, update_project
 from tests.conftest import git
 from tests.template_versions import (
     ADDED_BY_TEMPLATE,

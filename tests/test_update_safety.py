@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import journal
+from generator.update import journal
 from tests.conftest import HANG_GUARD_SECONDS, git, snapshot_template
 from tests.template_versions import (
     REMOVED_BY_TEMPLATE,

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import checks, kube
+from generator import checks
+from generator.project import kube
 from generator.tools import Toolbox
 from tests.conftest import PROJECT_ROOT, git, snapshot_commit
 from tests.template_versions import commit_all, generate

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from generator.errors import ToolMissingError
-from generator.outcome import Outcome
+from generator.runtime.errors import ToolMissingError
+from generator.runtime.outcome import Outcome
+from generator.runtime.user_cache import cache_folder, prune_least_recently_used
 from generator.tools import TOOLS, Toolbox
-from generator.user_cache import cache_folder, prune_least_recently_used
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from generator.answers_file import read_answers
 from generator.checks.cache import ResultCache
-from generator.preset import preset_path
-from generator.standins import offline_standins
+from generator.images.standins import offline_standins
+from generator.project.answers_file import read_answers
+from generator.template.preset import preset_path
 from generator.tools import Toolbox
 
 

@@ -14,21 +14,20 @@ import hashlib
 import re
 from pathlib import Path
 
-from generator import kube
 from generator.checks.context import CheckContext
-from generator.engine import find_engine
-from generator.errors import GosvcError
-from generator.images import (
+from generator.images.build import (
     DEFAULT_GRACE_SECONDS,
     BuiltImage,
     Served,
     build_image,
-    grpc_port,
     serve_and_probe,
-    service_ports,
 )
-from generator.outcome import NOTE, Outcome
-from generator.standins import BaseImages
+from generator.images.engine import find_engine
+from generator.images.standins import BaseImages
+from generator.project import kube
+from generator.project.ports import grpc_port, service_ports
+from generator.runtime.errors import GosvcError
+from generator.runtime.outcome import NOTE, Outcome
 from generator.tools import Toolbox
 
 _NUMERIC_USER = re.compile(r"(?P<uid>[0-9]+)(:[0-9]+)?")

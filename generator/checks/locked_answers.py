@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from generator.checks.context import CheckContext
-from generator.outcome import Outcome
-from generator.preset import drift, load_preset
+from generator.runtime.outcome import Outcome
+from generator.template.preset import drift, load_preset
 
 
 def preset_given(context: CheckContext) -> bool:

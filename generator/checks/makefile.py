@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from generator.checks.cache import ResultCache, remembered
-from generator.outcome import Outcome
+from generator.runtime.outcome import Outcome
 from generator.tools import Toolbox
 
 _RULE = re.compile(r"^([A-Za-z][\w.-]*)\s*:(?!=)", re.MULTILINE)

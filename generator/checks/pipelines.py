@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from generator import resources
 from generator.checks.context import CheckContext
 from generator.checks.steps import command
-from generator.outcome import Outcome
+from generator.runtime.outcome import Outcome
 
-_DECLARATIVE_PIPELINE = Path(__file__).with_name("declarative_pipeline.groovy")
+_DECLARATIVE_PIPELINE = resources.FOLDER / "declarative_pipeline.groovy"
 SHORT_LIVED_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 """A JVM that lives a few seconds spends more CPU on its optimising compiler's and parallel collector's threads
 than they save it: without them, linting a Jenkinsfile takes half the CPU time (npm-groovy-lint 10.5 s to 5.6 s,

@@ -42,10 +42,10 @@ from pathlib import Path
 
 import yaml
 
-from generator import git
-from generator.answers_file import ANSWERS_FILE, read_answers
-from generator.errors import GosvcError, one_line
-from generator.outcome import NOTE, Outcome
+from generator.project.answers_file import ANSWERS_FILE, read_answers
+from generator.runtime import git
+from generator.runtime.errors import GosvcError, one_line
+from generator.runtime.outcome import NOTE, Outcome
 from generator.tools import Toolbox
 
 GENERATED = Path("internal") / "gen"

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import kube
 from generator.checks.cache import matching_files, result_key
 from generator.checks.context import CheckContext
 from generator.checks.table import CHECKS, Check, Cost, names
-from generator.crashlog import write_crash_log
-from generator.errors import GosvcError, InvalidInputError, ToolMissingError, one_line
-from generator.outcome import Outcome
+from generator.project import kube
+from generator.runtime.crashlog import write_crash_log
+from generator.runtime.errors import GosvcError, InvalidInputError, ToolMissingError, one_line
+from generator.runtime.outcome import Outcome
 
 PASS, FAIL, MISSING, NOT_APPLICABLE, ERROR = "pass", "fail", "missing", "not-applicable", "error"
 """A check passed or failed; a tool it runs is missing; it does not apply; or gosvc itself failed running it."""

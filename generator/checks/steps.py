@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from generator.checks.context import CheckContext
-from generator.outcome import Outcome
+from generator.runtime.outcome import Outcome
 from generator.tools import Toolbox
 
 Run = Callable[[CheckContext], Outcome]

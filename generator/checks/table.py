@@ -12,23 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from generator import consistency, kube
-from generator.backstage import check_backstage
-from generator.checks import scanners
-from generator.checks.argocd import check_argocd
+from generator.checks.backstage import check_backstage
 from generator.checks.context import CheckContext
-from generator.checks.helm import check_helm
 from generator.checks.image import check_image
-from generator.checks.kubernetes_server import SERVER_VERSIONS, check_kubernetes_server
+from generator.checks.kubernetes import consistency, scanners
+from generator.checks.kubernetes.argocd import check_argocd
+from generator.checks.kubernetes.helm import check_helm
+from generator.checks.kubernetes.server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import NAMED_FOLDERS, check_makefile
 from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
-from generator.checks.prometheus_e2e import check_prometheus_e2e
-from generator.checks.prometheus_rules import check_prometheus_rules
+from generator.checks.prometheus.e2e import check_prometheus_e2e
+from generator.checks.prometheus.rules import check_prometheus_rules
 from generator.checks.proto import check_proto
 from generator.checks.steps import Run, command, has, on_repo, steps
-from generator.control_plane import apiserver_tool
-from generator.outcome import Outcome
+from generator.project import kube
+from generator.runtime.outcome import Outcome
+from generator.servers.control_plane import apiserver_tool
 
 
 class Cost(Enum):

@@ -1,0 +1,2 @@
+"""The `gosvc` command: one module per command parses its arguments, calls the library and prints the outcome.
+The top of the import graph: nothing imports it."""

@@ -1,0 +1,66 @@
+"""`gosvc update`: one repository to a newer template version, over its team's edits."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from generator.cli.arguments import Commands
+from generator.cli.output import count, print_json, stdout_to_stderr
+from generator.template.answers import parse_data_args
+from generator.update.repository import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
+
+
+def add(commands: Commands) -> None:
+    update = commands.add_parser(
+        "update",
+        help="update a generated repository to a newer template version",
+        description="Update a generated repository to a newer template version, keeping the team's edits. "
+        "Exit status: 0 updated or up to date, 3 conflicts left to resolve, 2 bad input or a dirty repository, "
+        "1 the update failed (the repository is restored).",
+    )
+    update.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
+    update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
+    update.add_argument(
+        "--conflict",
+        choices=CONFLICT_STYLES,
+        default="inline",
+        help="leave conflicts as inline markers (default) or as .rej files next to the file",
+    )
+    update.add_argument(
+        "--data", "-d", action="append", default=[], metavar="KEY=VALUE", help="change an answer (repeatable)"
+    )
+    update.add_argument("--json", action="store_true", help="print the result as JSON")
+    update.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = parse_data_args(args.data)
+    started = time.monotonic()
+    with stdout_to_stderr():
+        result = update_project(args.dest, data, vcs_ref=args.vcs_ref, conflict=args.conflict, quiet=args.json)
+    seconds = round(time.monotonic() - started, 2)
+    if args.json:
+        print_json(result.as_json() | {"seconds": seconds})
+    else:
+        _print(result, seconds)
+    return EXIT_CONFLICTS if result.conflicts else 0
+
+
+def _print(result: UpdateResult, seconds: float) -> None:
+    name = result.service_name or result.project.name
+    if result.recovered:
+        print(f"Recovered first: {result.recovered}")
+    if result.status == "up to date":
+        print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
+        return
+    changed = count(len(result.changed), "file")
+    print(f"Updated {name} from template {result.from_version} to {result.to_version}: {changed} changed ({seconds}s)")
+    if not result.conflicts:
+        print("Review the changes with `git diff`, then commit them.")
+        return
+    print(f"{count(len(result.conflicts), 'file')} with conflicts to resolve (unmerged in `git status`):")
+    for conflict in result.conflicts:
+        print(f"  {conflict.path}  ({conflict.where})")
+    print("Resolve each one, mark it resolved with `git add`, then commit.")

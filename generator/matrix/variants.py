@@ -1,0 +1,170 @@
+"""Which variants the matrix checks: every choice question with its values, and the covering sets of variants
+built from them (each value at least once, and every pair of values of the choice questions); then seeded random
+variants that also vary the free answers (names, ports, resources, replicas) within their rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+CHOICES: Mapping[str, Sequence[Any]] = {  # the template's default first
+    "base_image": ("distroless", "alpine", "scratch", "chainguard"),
+    "ci_system": ("github-actions", "gitlab-ci", "jenkins", "none"),
+    "hpa_enabled": (True, False),
+    "go_version": ("1.26", "1.25"),
+    "cpu_limit": ("none", "1"),
+    "monitoring": ("annotations", "prometheus-operator", "both"),
+    "gitops": ("none", "argocd"),
+    "deploy_format": ("kustomize", "helm", "both"),
+    "tracing": ("off", "otlp"),
+    "api": ("http", "grpc", "both"),
+}
+
+PAIRWISE_FACTORS = (
+    "base_image",
+    "ci_system",
+    "hpa_enabled",
+    "go_version",
+    "cpu_limit",
+    "deploy_format",
+    "monitoring",
+    "gitops",
+    "tracing",
+    "api",
+)
+
+
+NAMED: Mapping[str, Mapping[str, Any]] = {
+    # The defaults, with each CI system: what most repositories are.
+    "github-actions": {"ci_system": "github-actions"},
+    "gitlab-ci": {"ci_system": "gitlab-ci"},
+    "jenkins": {"ci_system": "jenkins"},
+    # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
+    # OpenTelemetry tracing, gRPC beside HTTP.
+    "integrations": {
+        "deploy_format": "both",
+        "monitoring": "both",
+        "gitops": "argocd",
+        "tracing": "otlp",
+        "api": "both",
+    },
+    # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
+    # health service, and nothing serves HTTP but /metrics.
+    "helm": {"deploy_format": "helm", "monitoring": "prometheus-operator", "api": "grpc"},
+}
+"""The variants the pairwise ones start from (the other answers are the defaults), by name: the repositories
+gosvc's own tests check and mutate, so that the matrix and those tests check the same renders once."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A set of answers, with a name usable as a folder and a test id."""
+
+    answers: tuple[tuple[str, Any], ...]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.answers)
+
+    @property
+    def name(self) -> str:
+        parts = []
+        for key, value in self.answers:
+            if isinstance(value, bool):
+                parts.append(key.split("_")[0] + ("-on" if value else "-off"))
+            else:
+                parts.append(str(value).replace(".", ""))
+        return "-".join(parts)
+
+
+def variant(**answers: Any) -> Variant:
+    return Variant(tuple(sorted(answers.items())))
+
+
+def each_value() -> list[Variant]:
+    """The fewest variants that use every value of every choice question."""
+    longest = max(len(values) for values in CHOICES.values())
+    return [
+        variant(**{key: values[index % len(values)] for key, values in CHOICES.items()}) for index in range(longest)
+    ]
+
+
+def pairwise(factors: Sequence[str] = PAIRWISE_FACTORS) -> list[Variant]:
+    """A small set of variants holding every pair of values of `factors` (greedy covering array), starting from
+    the NAMED ones."""
+    domains = [CHOICES[factor] for factor in factors]
+    uncovered = {
+        (i, a, j, b) for i, j in itertools.combinations(range(len(factors)), 2) for a in domains[i] for b in domains[j]
+    }
+    chosen = [tuple(answers.get(factor, CHOICES[factor][0]) for factor in factors) for answers in NAMED.values()]
+    for row in chosen:
+        uncovered -= _pairs(row)
+    candidates = list(itertools.product(*domains))
+    while uncovered:
+        best = max(candidates, key=lambda row: len(_pairs(row) & uncovered))
+        uncovered -= _pairs(best)
+        chosen.append(best)
+    return [variant(**dict(zip(factors, row, strict=True))) for row in chosen]
+
+
+def _pairs(row: Sequence[Any]) -> set[tuple[int, Any, int, Any]]:
+    return {(i, row[i], j, row[j]) for i, j in itertools.combinations(range(len(row)), 2)}
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+_CPU = ("50m", "100m", "250m", "500m", "1", "1.5", "2")
+_MEMORY_MI = (32, 64, 128, 256, 512, 1024)
+
+
+_OTLP_ENDPOINTS = (
+    "http://otel-collector.monitoring.svc:4318",
+    "http://collector.observability.svc.cluster.local:4318/otlp",
+    "https://otlp.example.com",
+)
+
+
+def random_variants(count: int, seed: int) -> list[Variant]:
+    """`count` variants with every answer drawn at random within its rule; the same `seed`, the same variants."""
+    draw = random.Random(seed)
+    variants = []
+    for _ in range(count):
+        cpu_request = draw.choice(_CPU)
+        millicores = float(cpu_request[:-1]) if cpu_request.endswith("m") else float(cpu_request) * 1000
+        memory_request, memory_limit = sorted(draw.sample(_MEMORY_MI, 2))
+        low = draw.randint(1, 5)
+        high = draw.randint(low, 20)
+        parts = [draw.choice(_LETTERS) + "".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(0, 9)))]
+        parts += ["".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(1, 8))) for _ in range(draw.randint(0, 2))]
+        name = "-".join(parts)
+        answers: dict[str, Any] = {key: draw.choice(values) for key, values in CHOICES.items()}
+        answers |= {
+            "service_name": name,
+            "http_port": draw.choice((1024, 8080, 8443, 65535)),
+            "metrics_port": draw.choice((9102, 9464, 2112)),
+            "replicas": draw.randint(low, high),
+            "hpa_min_replicas": low,
+            "hpa_max_replicas": high,
+            "hpa_cpu_utilization": draw.randint(1, 100),
+            "cpu_request": cpu_request,
+            "cpu_limit": draw.choice(["none", *(str(n) for n in range(1, 5) if n * 1000 >= millicores)]),
+            "memory_request": f"{memory_request}Mi",
+            "memory_limit": f"{memory_limit}Mi",
+            "slo_availability": draw.choice((99.0, 99.5, 99.9, 99.95, 99.99)),
+            "slo_latency_ms": draw.choice((1, 100, 250, 500, 10000)),
+        }
+        if answers["metrics_port"] == answers["http_port"]:
+            answers["metrics_port"] = 9102
+        answers["grpc_port"] = draw.choice((1025, 9001, 50051, 65534))
+        answers["otlp_endpoint"] = draw.choice(_OTLP_ENDPOINTS)
+        variants.append(Variant(tuple(sorted(answers.items()))))
+    return variants
+
+
+def random_name(variant: Variant, number: int) -> str:
+    """A short name for a random variant: its number (the full answers are in the JSON report)."""
+    return f"random-{number}-{variant.data['service_name']}"

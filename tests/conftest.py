@@ -160,7 +160,7 @@ SLOW_TOOLS = tuple(
         for check in checks.CHECKS
         if check.cost is checks.Cost.SERVER
         for name in check.tools
-        if name in tools.TOOLS and tools.TOOLS[name].source in ("go", "gobuild")
+        if name in tools.TOOLS and tools.TOOLS[name].backend.slow
     )
 )
 """The tools the checks that start servers run and gosvc compiles for minutes on a new machine: the `slow_tools`

@@ -10,6 +10,7 @@ import pytest
 
 from generator import checks, tools
 from generator.tools import Toolbox
+from generator.tools.backends import stamp_of
 
 WORKFLOW = "name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n"
 
@@ -18,12 +19,11 @@ def _with_fake(folder: Path, name: str, says: str) -> Toolbox:
     """A tools folder where `name` is installed at its pinned version, as `gosvc tools install` leaves it (the
     program and its stamp), as a script that prints `says`."""
     tool = tools.TOOLS[name]
-    program = folder / "bin" / name
+    program = tool.backend.path(folder, tool)
     program.parent.mkdir(parents=True)
     program.write_text(f"#!/bin/sh\necho '{says}'\n")
     program.chmod(0o755)
-    stamp = {"package": tool.package, "version": tool.version, "tags": list(tool.tags)}
-    (folder / "bin" / f".{name}.json").write_text(json.dumps(stamp))
+    tool.backend.stamp(folder, tool).write_text(json.dumps(stamp_of(tool)))
     toolbox = Toolbox(folder)
     assert toolbox.find(name) == program, "the fake is where the toolbox looks for an installed tool"
     return toolbox

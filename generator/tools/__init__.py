@@ -1,20 +1,11 @@
-"""The pinned tools the checks run: the table of each tool, its version and how it is installed, and the
-Toolbox that finds, installs and runs them. It imports only runtime."""
+"""The pinned tools the checks run: the table (a row per tool: its backend and version), the backends (one
+class per way of installing a tool, each keeping it under its name and version), and the Toolbox that finds,
+runs and installs them. It imports only runtime and resources."""
 
-from generator.tools.toolbox import (
-    PINNED_SOURCES,
-    PROMETHEUS_TAGS,
-    PROMETHEUS_VERSION,
-    TOOLS,
-    TOOLS_ENV_VAR,
-    Tool,
-    Toolbox,
-    chosen,
-    python_requirements,
-)
+from generator.tools.table import PROMETHEUS_TAGS, PROMETHEUS_VERSION, TOOLS, Tool, chosen, python_requirements
+from generator.tools.toolbox import TOOLS_ENV_VAR, Toolbox
 
 __all__ = [
-    "PINNED_SOURCES",
     "PROMETHEUS_TAGS",
     "PROMETHEUS_VERSION",
     "TOOLS",

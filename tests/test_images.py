@@ -28,7 +28,7 @@ from generator.images.build import (
 from generator.images.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
 from generator.images.standin_recipes import StandInError
 from generator.images.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
-from generator.matrix.variants import CHOICES
+from generator.matrix.variants import choices
 from generator.project.answers_file import read_answers
 from generator.runtime.errors import GosvcError
 from generator.template.render import NewProject
@@ -103,7 +103,7 @@ def images(request: pytest.FixtureRequest) -> Iterator[ImageSession]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("base_image", CHOICES["base_image"])
+@pytest.mark.parametrize("base_image", choices()["base_image"])
 def test_image_builds_and_serves(base_image: str, render: Render, images: ImageSession) -> None:
     engine, base_images = images.require_engine()
     project = render({"base_image": base_image}).dest

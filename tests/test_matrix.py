@@ -15,8 +15,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import checks
-from generator.matrix.variants import CHOICES, NAMED, PAIRWISE_FACTORS, pairwise, random_variants
+from generator import checks, resources
+from generator.matrix import variants
+from generator.matrix.variants import NAMED, choices, pairwise, random_variants
 from generator.template.render import new_project
 from tests.conftest import PROJECT_ROOT, budget, git
 from tests.rules import validated_questions, violation
@@ -38,23 +39,45 @@ def test_the_first_value_of_each_choice_is_the_default_and_the_matrix_starts_fro
     """A named variant gives only the answers it changes: the rest are the first values of the choices, which must
     be the template's defaults for the matrix's render of it to be the checks' tests' render of it."""
     questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
-    assert {factor: values[0] for factor, values in CHOICES.items()} == {
-        factor: questions[factor]["default"] for factor in CHOICES
+    assert {factor: values[0] for factor, values in choices().items()} == {
+        factor: questions[factor]["default"] for factor in choices()
     }
     starts = pairwise()[: len(NAMED)]
     for variant, answers in zip(starts, NAMED.values(), strict=True):
-        assert variant.data == {factor: answers.get(factor, CHOICES[factor][0]) for factor in PAIRWISE_FACTORS}
+        assert variant.data == {factor: answers.get(factor, choices()[factor][0]) for factor in choices()}
 
 
 def test_the_matrix_covers_every_value_and_every_pair() -> None:
     variants = pairwise()
-    for factor, values in CHOICES.items():
+    for factor, values in choices().items():
         assert {v.data[factor] for v in variants} == set(values), factor
-    for a in CHOICES:
-        for b in CHOICES:
+    for a in choices():
+        for b in choices():
             if a < b:
                 pairs = {(v.data[a], v.data[b]) for v in variants}
-                assert len(pairs) == len(CHOICES[a]) * len(CHOICES[b]), (a, b)
+                assert len(pairs) == len(choices()[a]) * len(choices()[b]), (a, b)
+
+
+def test_every_choice_of_copier_yml_is_a_factor_or_left_at_its_default_for_a_reason() -> None:
+    questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
+    asked = {name for name, spec in questions.items() if isinstance(spec, dict) and "choices" in spec}
+    asked |= {name for name, spec in questions.items() if isinstance(spec, dict) and spec.get("type") == "bool"}
+
+    assert asked - set(choices()) == set(variants.LEFT_AT_DEFAULT)
+    assert all(reason for reason in variants.LEFT_AT_DEFAULT.values())
+
+
+def test_a_choice_added_to_copier_yml_is_in_the_matrix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
+    questions["log_format"] = {"type": "str", "default": "json", "choices": {"JSON": "json", "text": "text"}}
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump(questions))
+    monkeypatch.setattr(resources, "CHECKOUT", tmp_path)
+    variants.choices.cache_clear()
+    try:
+        assert choices()["log_format"] == ("json", "text")
+        assert {variant.data["log_format"] for variant in pairwise()} == {"json", "text"}
+    finally:
+        variants.choices.cache_clear()
 
 
 class _MatrixTable:
@@ -135,10 +158,10 @@ def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
         "service_name": draw(names),
         "organization": draw(st.sampled_from(["acme", "example", "platform-team"])),
         "http_port": draw(st.integers(1024, 65535).filter(lambda p: p != 9090)),
-        "base_image": draw(st.sampled_from(CHOICES["base_image"])),
-        "ci_system": draw(st.sampled_from(CHOICES["ci_system"])),
-        "go_version": draw(st.sampled_from(CHOICES["go_version"])),
-        "deploy_format": draw(st.sampled_from(CHOICES["deploy_format"])),
+        "base_image": draw(st.sampled_from(choices()["base_image"])),
+        "ci_system": draw(st.sampled_from(choices()["ci_system"])),
+        "go_version": draw(st.sampled_from(choices()["go_version"])),
+        "deploy_format": draw(st.sampled_from(choices()["deploy_format"])),
         "hpa_enabled": draw(st.booleans()),
         "replicas": draw(st.integers(low, high)),
         "hpa_min_replicas": low,

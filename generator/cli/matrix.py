@@ -19,7 +19,7 @@ from generator.cli.arguments import (
 )
 from generator.cli.output import print_json
 from generator.matrix.run import VariantResult, run_matrix
-from generator.matrix.variants import pairwise, random_name, random_variants
+from generator.matrix.variants import Variant, pairwise, random_name, random_variants
 
 _CELLS = {checks.PASS: ".", checks.FAIL: "F", checks.MISSING: "M", checks.NOT_APPLICABLE: "-"}
 
@@ -37,6 +37,9 @@ def add(commands: Commands) -> None:
     )
     matrix.add_argument("--seed", type=non_negative, default=0, metavar="S", help="seed of the random variants (0)")
     add_offline_standins(matrix)
+    matrix.add_argument(
+        "--list", action="store_true", help="list the variants it would render and check, and run nothing"
+    )
     matrix.add_argument("--json", action="store_true", help="print a JSON list of {variant, answers, results}")
     matrix.set_defaults(handler=run)
 
@@ -48,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         (random_name(variant, number), variant)
         for number, variant in enumerate(random_variants(args.random, args.seed), start=1)
     ]
+    if args.list:
+        return _list(named, as_json=args.json)
 
     def progress(result: VariantResult, done: int, total: int) -> None:
         if not args.json:
@@ -72,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
     if any(result.error for result in results):
         return 1
     return checks.exit_status(statuses)
+
+
+def _list(named: Sequence[tuple[str, Variant]], *, as_json: bool) -> int:
+    """The variants, each with the answers it gives (the others are the template's defaults)."""
+    if as_json:
+        print_json([{"variant": name, "answers": variant.data} for name, variant in named])
+        return 0
+    for name, variant in named:
+        print(name)
+        print("    " + ", ".join(f"{key}={value}" for key, value in variant.data.items()))
+    print(f"{len(named)} variants: every value of each choice of copier.yml, every pair of values, and random ones")
+    return 0
 
 
 def _print_table(results: Sequence[VariantResult], chosen: Sequence[checks.Check]) -> None:

@@ -5,37 +5,50 @@ variants that also vary the free answers (names, ports, resources, replicas) wit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-CHOICES: Mapping[str, Sequence[Any]] = {  # the template's default first
-    "base_image": ("distroless", "alpine", "scratch", "chainguard"),
-    "ci_system": ("github-actions", "gitlab-ci", "jenkins", "none"),
-    "hpa_enabled": (True, False),
-    "go_version": ("1.26", "1.25"),
-    "cpu_limit": ("none", "1"),
-    "monitoring": ("annotations", "prometheus-operator", "both"),
-    "gitops": ("none", "argocd"),
-    "deploy_format": ("kustomize", "helm", "both"),
-    "tracing": ("off", "otlp"),
-    "api": ("http", "grpc", "both"),
-}
+import yaml
 
-PAIRWISE_FACTORS = (
-    "base_image",
-    "ci_system",
-    "hpa_enabled",
-    "go_version",
-    "cpu_limit",
-    "deploy_format",
-    "monitoring",
-    "gitops",
-    "tracing",
-    "api",
+from generator import resources
+from generator.runtime.errors import InvalidInputError
+
+FREE_TEXT_VALUES: Mapping[str, Sequence[Any]] = {"cpu_limit": ("none", "1")}
+"""The values the matrix gives questions answered in free text, besides their choices: no CPU limit, and one."""
+LEFT_AT_DEFAULT: Mapping[str, str] = dict.fromkeys(
+    ("argocd_automated", "argocd_self_heal", "argocd_prune"),
+    "asked only with Argo CD; it sets one field of each Application's syncPolicy, which the argocd check "
+    "validates against Argo CD's definition whatever its value",
 )
+"""The choice questions the matrix does not vary, each with the reason; every other one of copier.yml is a factor."""
+
+
+@functools.cache
+def choices() -> dict[str, tuple[Any, ...]]:
+    """Every choice question of the template's copier.yml and every yes/no one, with its values, the default first;
+    then FREE_TEXT_VALUES. In copier.yml's order: the factors of the pairwise variants."""
+    copier_yml = resources.CHECKOUT / "copier.yml"
+    try:
+        questions = yaml.safe_load(copier_yml.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInputError(f"the matrix reads its factors from copier.yml of a gosvc clone: {error}") from error
+    found: dict[str, tuple[Any, ...]] = {}
+    for name, spec in questions.items():
+        if name.startswith("_") or not isinstance(spec, dict) or name in LEFT_AT_DEFAULT:
+            continue
+        default = spec.get("default")
+        if "choices" in spec:
+            listed = spec["choices"].values() if isinstance(spec["choices"], dict) else spec["choices"]
+            found[name] = (default, *(value for value in listed if value != default))
+        elif spec.get("type") == "bool":
+            found[name] = (default, not default)
+        elif name in FREE_TEXT_VALUES:
+            found[name] = tuple(FREE_TEXT_VALUES[name])
+    return found
 
 
 NAMED: Mapping[str, Mapping[str, Any]] = {
@@ -87,20 +100,21 @@ def variant(**answers: Any) -> Variant:
 
 def each_value() -> list[Variant]:
     """The fewest variants that use every value of every choice question."""
-    longest = max(len(values) for values in CHOICES.values())
+    longest = max(len(values) for values in choices().values())
     return [
-        variant(**{key: values[index % len(values)] for key, values in CHOICES.items()}) for index in range(longest)
+        variant(**{key: values[index % len(values)] for key, values in choices().items()}) for index in range(longest)
     ]
 
 
-def pairwise(factors: Sequence[str] = PAIRWISE_FACTORS) -> list[Variant]:
-    """A small set of variants holding every pair of values of `factors` (greedy covering array), starting from
-    the NAMED ones."""
-    domains = [CHOICES[factor] for factor in factors]
+def pairwise(factors: Sequence[str] | None = None) -> list[Variant]:
+    """A small set of variants holding every pair of values of `factors` (every choice when None; greedy covering
+    array), starting from the NAMED ones."""
+    factors = tuple(choices()) if factors is None else factors
+    domains = [choices()[factor] for factor in factors]
     uncovered = {
         (i, a, j, b) for i, j in itertools.combinations(range(len(factors)), 2) for a in domains[i] for b in domains[j]
     }
-    chosen = [tuple(answers.get(factor, CHOICES[factor][0]) for factor in factors) for answers in NAMED.values()]
+    chosen = [tuple(answers.get(factor, choices()[factor][0]) for factor in factors) for answers in NAMED.values()]
     for row in chosen:
         uncovered -= _pairs(row)
     candidates = list(itertools.product(*domains))
@@ -141,7 +155,7 @@ def random_variants(count: int, seed: int) -> list[Variant]:
         parts = [draw.choice(_LETTERS) + "".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(0, 9)))]
         parts += ["".join(draw.choices(_LETTERS + _DIGITS, k=draw.randint(1, 8))) for _ in range(draw.randint(0, 2))]
         name = "-".join(parts)
-        answers: dict[str, Any] = {key: draw.choice(values) for key, values in CHOICES.items()}
+        answers: dict[str, Any] = {key: draw.choice(values) for key, values in choices().items()}
         answers |= {
             "service_name": name,
             "http_port": draw.choice((1024, 8080, 8443, 65535)),

@@ -140,6 +140,13 @@ def test_the_pipelines_pin_the_tools_gosvc_check_pins() -> None:
     assert promtool_tags == ",".join(tools.TOOLS["promtool"].tags)
 
 
+def test_the_makefile_validates_against_the_kubernetes_versions_gosvc_check_does(render: Render) -> None:
+    makefile = (render().dest / "Makefile").read_text()
+    [listed] = re.findall(r"^KUBERNETES_VERSIONS := (.*)$", makefile, flags=re.M)
+
+    assert tuple(listed.split()) == kube.KUBERNETES_VERSIONS, "template/Makefile.jinja and generator/project/kube.py"
+
+
 @pytest.mark.parametrize("ci_system", ["github-actions", "gitlab-ci", "jenkins"])
 def test_every_pipeline_checks_what_the_repository_claims(render: Render, ci_system: str) -> None:
     project = render({"ci_system": ci_system}).dest

@@ -12,8 +12,7 @@ import pytest
 from generator import tools
 from generator.runtime.errors import ToolMissingError
 from generator.tools import table
-from generator.tools.backends import Backend, npm_prefix, stamp_of
-from generator.tools.table import Tool
+from generator.tools.backends import Backend, Tool, npm_prefix, stamp_of
 
 
 def _install_fake(folder: Path, tool: Tool) -> Path:
@@ -75,12 +74,12 @@ def test_a_tool_an_earlier_gosvc_kept_at_another_version_is_not_taken_over(
 
 
 def test_the_npm_prefix_is_named_after_every_npm_tools_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = npm_prefix(tmp_path)
+    before = npm_prefix(tmp_path, tools.TOOLS.values())
     newer = tools.TOOLS["yaml"].version + ".1"
     monkeypatch.setitem(tools.TOOLS, "yaml", Tool("yaml", table.NPM_LIBRARY, "yaml", newer))
 
-    assert npm_prefix(tmp_path) != before
-    assert tools.Toolbox(tmp_path).npm_modules() == npm_prefix(tmp_path) / "node_modules"
+    assert npm_prefix(tmp_path, tools.TOOLS.values()) != before
+    assert tools.Toolbox(tmp_path).npm_modules() == npm_prefix(tmp_path, tools.TOOLS.values()) / "node_modules"
 
 
 def test_the_npm_prefix_an_earlier_gosvc_kept_is_taken_over(tmp_path: Path) -> None:
@@ -95,7 +94,7 @@ def test_the_npm_prefix_an_earlier_gosvc_kept_is_taken_over(tmp_path: Path) -> N
 
     found = tools.Toolbox(tmp_path).find("buf")
 
-    assert found == npm_prefix(tmp_path) / "node_modules" / ".bin" / "buf"
+    assert found == npm_prefix(tmp_path, tools.TOOLS.values()) / "node_modules" / ".bin" / "buf"
     assert not modules.exists()
 
 

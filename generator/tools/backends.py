@@ -13,17 +13,45 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from generator.runtime.errors import GosvcError
 
-if TYPE_CHECKING:
-    from generator.tools.table import Tool
-    from generator.tools.toolbox import Toolbox
-
 Progress = Callable[[str], None]
+
+
+class Toolbox(Protocol):
+    """What an install needs of the toolbox: its folder, and the tools that install others (go, npm)."""
+
+    @property
+    def folder(self) -> Path: ...
+
+    def find(self, name: str) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A command a check runs, where it comes from, and at which version."""
+
+    name: str
+    backend: Backend
+    package: str  # Go package path (gobuild: or a main file of gosvc's resources), folder of a Go module, pip
+    # requirement, npm package, or how to get a system tool
+    version: str
+    module: str = ""  # gobuild and gomod: the Go module that holds `package`, required at `version`
+    tags: tuple[str, ...] = ()  # go: the build tags it is built with
+
+    @property
+    def source(self) -> str:
+        """The kind of install, as `gosvc tools list` shows it."""
+        return self.backend.name
+
+    @property
+    def install_hint(self) -> str:
+        return self.backend.install_hint(self)
 
 
 class Backend:
@@ -220,19 +248,25 @@ class GoModuleFolder(_Versioned):
 
 class _Npm(Backend):
     """A package of the npm registry, in a prefix shared by every npm tool of the table and named after all their
-    versions: gosvc's Node.js scripts require them from one node_modules folder."""
+    versions: gosvc's Node.js scripts require them from one node_modules folder. `table` gives those tools."""
 
     lane = "npm"
+
+    def __init__(self, table: Callable[[], Iterable[Tool]]) -> None:
+        self.table = table
+
+    def prefix(self, folder: Path) -> Path:
+        return npm_prefix(folder, self.table())
 
     def path(self, folder: Path, tool: Tool) -> Path:
         raise NotImplementedError
 
     def stamp(self, folder: Path, tool: Tool) -> Path:
-        return npm_prefix(folder) / f".{tool.name}.json"
+        return self.prefix(folder) / f".{tool.name}.json"
 
     def install_one(self, toolbox: Toolbox, tool: Tool, progress: Progress) -> None:
         progress(f"npm install {tool.package}@{tool.version}")
-        prefix = npm_prefix(toolbox.folder)
+        prefix = self.prefix(toolbox.folder)
         prefix.mkdir(parents=True, exist_ok=True)
         npm = [str(toolbox.find("npm")), "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
         run([*npm, f"{tool.package}@{tool.version}"])
@@ -241,11 +275,11 @@ class _Npm(Backend):
         """The single npm prefix an earlier gosvc kept (FOLDER/npm) becomes this table's, when every npm tool in
         it has this table's version."""
         legacy = folder / "npm"
-        prefix = npm_prefix(folder)
+        prefix = self.prefix(folder)
         if not (legacy / "node_modules").is_dir():
             return
         with _adopting(folder):
-            stamps = [(folder / "bin" / f".{npm_tool.name}.json", npm_tool) for npm_tool in npm_tools()]
+            stamps = [(folder / "bin" / f".{npm_tool.name}.json", npm_tool) for npm_tool in npm_tools(self.table())]
             if prefix.exists() or not all(_stamp_matches(stamp, npm_tool) for stamp, npm_tool in stamps):
                 return
             prefix.mkdir(parents=True)
@@ -260,7 +294,7 @@ class NpmCommand(_Npm):
     name = "npm"
 
     def path(self, folder: Path, tool: Tool) -> Path:
-        return npm_prefix(folder) / "node_modules" / ".bin" / tool.name
+        return self.prefix(folder) / "node_modules" / ".bin" / tool.name
 
 
 class NpmLibrary(_Npm):
@@ -269,18 +303,16 @@ class NpmLibrary(_Npm):
     name = "npm-library"
 
     def path(self, folder: Path, tool: Tool) -> Path:
-        return npm_prefix(folder) / "node_modules" / tool.package
+        return self.prefix(folder) / "node_modules" / tool.package
 
 
-def npm_tools() -> list[Tool]:
-    from generator.tools.table import TOOLS
-
-    return [tool for tool in TOOLS.values() if isinstance(tool.backend, _Npm)]
+def npm_tools(tools: Iterable[Tool]) -> list[Tool]:
+    return [tool for tool in tools if isinstance(tool.backend, _Npm)]
 
 
-def npm_prefix(folder: Path) -> Path:
-    """The npm prefix of this table's npm tools: named after each one's name and version."""
-    pins = "\n".join(sorted(f"{tool.package}@{tool.version}" for tool in npm_tools()))
+def npm_prefix(folder: Path, tools: Iterable[Tool]) -> Path:
+    """The npm prefix of the npm tools among `tools`: named after each one's name and version."""
+    pins = "\n".join(sorted(f"{tool.package}@{tool.version}" for tool in npm_tools(tools)))
     return folder / "npm" / hashlib.sha256(pins.encode()).hexdigest()[:16]
 
 

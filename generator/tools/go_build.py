@@ -9,15 +9,10 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from generator import resources
 from generator.runtime.errors import GosvcError
-from generator.tools.backends import GoInstall, Progress, run
-
-if TYPE_CHECKING:
-    from generator.tools.table import Tool
-    from generator.tools.toolbox import Toolbox
+from generator.tools.backends import GoInstall, Progress, Tool, Toolbox, run
 
 _MAIN_CALLS = {"go.etcd.io/etcd/server/v3/etcdmain": "etcdmain.Main(os.Args)"}
 """Library packages whose own command lives elsewhere: the call a main function of gosvc's makes."""

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from generator.runtime.errors import InvalidInputError
 from generator.tools.backends import (
-    Backend,
     GoInstall,
     GoModuleFolder,
     NpmCommand,
     NpmLibrary,
     PythonExtra,
     System,
+    Tool,
     Virtualenv,
 )
 from generator.tools.go_build import GoBuildModule
 
 SYSTEM, PYTHON, VIRTUALENV = System(), PythonExtra(), Virtualenv()
 GO, GO_BUILD, GO_MODULE = GoInstall(), GoBuildModule(), GoModuleFolder()
-NPM, NPM_LIBRARY = NpmCommand(), NpmLibrary()
+NPM, NPM_LIBRARY = NpmCommand(lambda: TOOLS.values()), NpmLibrary(lambda: TOOLS.values())
 
 PROMETHEUS_VERSION = "v0.316.0"  # Prometheus 3.x releases are published to the Go proxy as v0.3xx.y modules
 _PROMETHEUS_DISCOVERY = (
@@ -32,28 +31,6 @@ PROMETHEUS_TAGS = ("remove_all_sd", *(f"enable_{name}_sd" for name in _PROMETHEU
 SDK (AWS, Azure, DigitalOcean, GCE, IONOS, OCI, Outscale, xDS), which are more than half of the source that
 promtool and the server compile. A service's scrape configs find its pods with kubernetes_sd_configs, or name
 their targets; static, file and HTTP discovery are always built in."""
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A command a check runs, where it comes from, and at which version."""
-
-    name: str
-    backend: Backend
-    package: str  # Go package path (gobuild: or a main file of gosvc's resources), folder of a Go module, pip
-    # requirement, npm package, or how to get a system tool
-    version: str
-    module: str = ""  # gobuild and gomod: the Go module that holds `package`, required at `version`
-    tags: tuple[str, ...] = ()  # go: the build tags it is built with
-
-    @property
-    def source(self) -> str:
-        """The kind of install, as `gosvc tools list` shows it."""
-        return self.backend.name
-
-    @property
-    def install_hint(self) -> str:
-        return self.backend.install_hint(self)
 
 
 TOOLS: dict[str, Tool] = {

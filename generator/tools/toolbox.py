@@ -20,8 +20,8 @@ from pathlib import Path
 
 from generator.runtime.errors import ToolMissingError
 from generator.runtime.user_cache import cache_folder
-from generator.tools.backends import GoInstall, Progress, npm_prefix
-from generator.tools.table import TOOLS, Tool
+from generator.tools.backends import GoInstall, Progress, Tool, npm_prefix
+from generator.tools.table import TOOLS
 
 TOOLS_ENV_VAR = "GOSVC_TOOLS"
 
@@ -87,7 +87,7 @@ class Toolbox:
 
     def npm_modules(self) -> Path:
         """The node_modules folder of the npm tools and libraries, which gosvc's Node.js scripts require from."""
-        return npm_prefix(self.folder) / "node_modules"
+        return npm_prefix(self.folder, TOOLS.values()) / "node_modules"
 
     def install(self, tools: Collection[Tool] | None = None, progress: Progress = lambda _: None) -> list[str]:
         """Install every tool of `tools` (all when None) that is missing; return what was installed. Idempotent.

@@ -103,3 +103,18 @@ def test_each_backend_is_one_class_named_as_the_tools_list_shows_it() -> None:
     assert len({backend.name for backend in backends}) == len(backends)
     assert len({type(backend) for backend in backends}) == len(backends), "one instance of each backend class"
     assert {tool.name for tool in tools.TOOLS.values() if tool.backend.slow} >= {"prometheus", "kube-apiserver-1.33"}
+
+
+def test_install_leaves_a_folder_holding_every_tool_as_it_is(tmp_path: Path) -> None:
+    """Every backend's presence and adoption, through `gosvc tools install` on a folder where each pinned tool is
+    installed at its version (the Python tools are those of the `tools` extra)."""
+    for tool in tools.TOOLS.values():
+        if tool.backend.pinned:
+            if tool.backend in (table.NPM_LIBRARY, table.GO_MODULE):
+                tool.backend.path(tmp_path, tool).mkdir(parents=True)
+                tool.backend.stamp(tmp_path, tool).parent.mkdir(parents=True, exist_ok=True)
+                tool.backend.stamp(tmp_path, tool).write_text(json.dumps(stamp_of(tool)))
+            else:
+                _install_fake(tmp_path, tool)
+
+    assert tools.Toolbox(tmp_path).install() == []

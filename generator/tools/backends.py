@@ -100,7 +100,7 @@ class Backend:
         bin/.NAME.json), when that is this version: nothing is built again. Processes that adopt at once take
         turns, so that none sees the tool half-moved."""
         legacy_stamp = folder / "bin" / f".{tool.name}.json"
-        if self.present(folder, tool) or not legacy_stamp.exists():
+        if not self.pinned or self.present(folder, tool) or not legacy_stamp.exists():
             return
         with _adopting(folder):
             legacy = self._legacy_path(folder, tool)

@@ -23,13 +23,13 @@ from generator.images.build import (
     build_image,
     plan_dockerfile,
     serve_and_probe,
-    service_ports,
 )
 from generator.images.engine import Engine, EngineMissingError, EngineUnavailableError, find_engine
 from generator.images.standin_recipes import StandInError
 from generator.images.standins import BaseImage, BaseImages, Source, offline_standins, standin_tag
 from generator.matrix.variants import choices
 from generator.project.answers_file import read_answers
+from generator.project.ports import service_ports
 from generator.runtime.errors import GosvcError
 from generator.template.render import NewProject
 from generator.tools import Toolbox

@@ -163,6 +163,10 @@ class Stats:
     size: int
     limit: int
 
+    def as_json(self) -> dict[str, object]:
+        """`gosvc cache --json`."""
+        return {"folder": str(self.folder), "entries": self.entries, "bytes": self.size, "limit": self.limit}
+
 
 class ResultCache:
     """Passing results by key, in one folder; safe to share between processes."""

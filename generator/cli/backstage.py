@@ -26,7 +26,7 @@ def add(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     written = backstage.write_template(check=args.check)
     if args.json:
-        print_json({"path": str(written.path), "changed": written.changed, "questions": written.questions})
+        print_json(written.as_json())
     elif args.check:
         print(f"{backstage.TEMPLATE_FILE} is up to date ({written.questions} questions)")
     else:

@@ -79,7 +79,7 @@ def list_checks(args: argparse.Namespace) -> int:
 def show_cache(args: argparse.Namespace) -> int:
     stats = checks.ResultCache().stats()
     if args.json:
-        print_json({"folder": str(stats.folder), "entries": stats.entries, "bytes": stats.size, "limit": stats.limit})
+        print_json(stats.as_json())
     else:
         size, limit = stats.size / 1024, stats.limit // 1024**2
         print(f"{stats.entries} results kept in {stats.folder}: {size:.0f} KiB of {limit} MiB")

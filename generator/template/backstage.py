@@ -48,6 +48,10 @@ class TemplateWrite:
     changed: bool
     questions: int
 
+    def as_json(self) -> dict[str, object]:
+        """`gosvc backstage template --json`."""
+        return {"path": str(self.path), "changed": self.changed, "questions": self.questions}
+
 
 def template_document(copier_yml: Path) -> dict[str, Any]:
     """The Backstage Software Template (scaffolder.backstage.io/v1beta3) that asks the questions of `copier_yml`."""

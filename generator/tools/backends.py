@@ -144,6 +144,7 @@ class PythonExtra(Backend):
         except metadata.PackageNotFoundError:
             return False
 
+    # The toolbox goes unused: pip installs into gosvc's own environment, not the toolbox's folder.
     def install(self, toolbox: Toolbox, tools: Sequence[Tool], progress: Progress) -> list[str]:  # noqa: ARG002
         progress("pip install " + " ".join(tool.package for tool in tools))
         run([sys.executable, "-m", "pip", "install", "--quiet", *(tool.package for tool in tools)])

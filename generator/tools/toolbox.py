@@ -44,6 +44,9 @@ class Toolbox:
         """The path of tool `name`, or ToolMissingError saying how to install it."""
         tool = TOOLS[name]
         if tool.backend.pinned:
+            # Presence first: it is what nearly every call finds, and adopting only ever applies to a missing tool.
+            if tool.backend.present(self.folder, tool):
+                return tool.backend.path(self.folder, tool)
             tool.backend.adopt(self.folder, tool)
             if tool.backend.present(self.folder, tool):
                 return tool.backend.path(self.folder, tool)

@@ -4,6 +4,7 @@ that exists only on the machine it was made on."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -160,3 +161,45 @@ def test_a_new_repository_updates_without_any_git_step_of_its_own(template_repo:
 
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["changed"] == []
+
+
+def test_a_folder_another_gosvc_new_is_writing_into_is_refused_and_its_work_left_alone(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "orders-api"
+    dest.mkdir()
+    descriptor = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # as a running `gosvc new` into dest holds it
+        staging = dest / ".gosvc-new-running"
+        staging.mkdir()
+        (staging / "go.mod").write_text("module example.com/orders-api\n")
+
+        made = gosvc_new(dest, str(template_repo))
+
+        assert made.returncode == 2, made.stderr
+        assert made.stderr.strip() == (
+            f"gosvc: another gosvc new is writing into {dest}; wait for it to end (nothing was written)"
+        )
+        assert [entry.name for entry in dest.iterdir()] == [staging.name], "the running one's staging folder is kept"
+    finally:
+        os.close(descriptor)
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["empty folder", "new folder"])
+def test_two_gosvc_new_into_one_folder_make_one_whole_repository(
+    template_repo: Path, tmp_path: Path, existing: bool
+) -> None:
+    dest = tmp_path / "orders-api"
+    if existing:
+        dest.mkdir()
+    argv = [GOSVC, "new", str(dest), "--defaults", "--template", str(template_repo), "--json"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    ended = [(run.wait(), *run.communicate()) for run in runs]
+
+    assert sorted(status for status, _, _ in ended) == [0, 2], ended
+    refused = next(stderr for status, _, stderr in ended if status == 2)
+    assert "Traceback" not in refused and len(refused.strip().splitlines()) == 1, refused
+    assert (dest / ANSWERS_FILE).is_file()
+    assert git(dest, "status", "--porcelain", "--untracked-files=all") == "", "every file is there and committed"
+    assert not list(dest.glob(".gosvc-new-*")) and not list(tmp_path.glob(".gosvc-new-*"))

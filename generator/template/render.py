@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 import re
@@ -165,25 +166,37 @@ def _refuse_inside_template(dest: Path, source: str) -> None:
 
 @contextlib.contextmanager
 def _staging(dest: Path) -> Iterator[Path]:
-    """A folder to render into, moved to `dest` when the block succeeds and removed in every case."""
+    """A folder to render into, whose entries move into `dest` when the block succeeds; removed in every case.
+
+    `dest` is locked (an flock on the folder itself) while anything is written into it, so two `gosvc new`
+    into one folder never mix their files: the second is refused. A `dest` that does not exist yet is
+    created only once the repository is rendered, by whichever run gets there first.
+    """
     with _writing(dest.parent):
         if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
             raise InvalidInputError(f"{dest} exists and is not a folder")
         is_folder = dest.is_dir()
     if is_folder:
-        with _filled_in_place(dest) as staging:
+        with _locked(dest), _filled_in_place(dest) as staging:
             yield staging
         return
     ancestor = _existing_ancestor(dest)
     with _writing(ancestor):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ancestor))
     try:
-        staging.chmod(0o777 & ~_current_umask())
         yield staging
         created = _make_parents(dest)
         try:
             with _writing(dest.parent):
-                staging.replace(dest)
+                try:
+                    dest.mkdir()
+                except FileExistsError:
+                    raise InvalidInputError(
+                        f"{dest} was created by someone else while gosvc new ran; nothing was written into it"
+                    ) from None
+            created.append(dest)
+            with _locked(dest):
+                _move_entries(staging, dest)
         except BaseException:
             _remove_empty(created)
             raise
@@ -192,10 +205,26 @@ def _staging(dest: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def _locked(dest: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the folder `dest` for the block; refuse when another `gosvc new` holds it."""
+    with _writing(dest):
+        descriptor = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidInputError(
+                f"another gosvc new is writing into {dest}; wait for it to end (nothing was written)"
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
 def _filled_in_place(dest: Path) -> Iterator[Path]:
-    """Render inside the empty folder `dest` itself, then move each entry up a level (one file system, so
-    each move is a rename); on failure every entry moved is taken out again."""
-    for leftover in dest.glob(f"{STAGING_PREFIX}*"):  # a staging folder a killed `gosvc new` left
+    """Render inside the empty folder `dest` itself, then move each entry up a level. Hold `_locked(dest)`."""
+    for leftover in dest.glob(f"{STAGING_PREFIX}*"):  # a killed `gosvc new` left it: a running one holds the lock
         shutil.rmtree(leftover, ignore_errors=True)
     with _writing(dest):
         entries = list(dest.iterdir())
@@ -203,9 +232,18 @@ def _filled_in_place(dest: Path) -> Iterator[Path]:
         raise InvalidInputError(f"{dest} exists and is not empty; gosvc new only writes into a new or empty folder")
     with _writing(dest):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
-    moved: list[Path] = []
     try:
         yield staging
+        _move_entries(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_entries(staging: Path, dest: Path) -> None:
+    """Move every entry of `staging` into `dest` (one file system: each move is a rename); on failure, every
+    entry moved is taken out again."""
+    moved: list[Path] = []
+    try:
         with _writing(dest):
             for entry in sorted(staging.iterdir()):
                 entry.replace(dest / entry.name)
@@ -217,8 +255,6 @@ def _filled_in_place(dest: Path) -> Iterator[Path]:
             else:
                 path.unlink(missing_ok=True)
         raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -260,9 +296,3 @@ def _remove_empty(folders: list[Path]) -> None:
     for folder in reversed(folders):
         with contextlib.suppress(OSError):
             folder.rmdir()
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -103,6 +103,12 @@ SLOW_CHECKS = checks.slow_checks()
 
 
 MUTATIONS = [
+    # What an update left unresolved: an inline conflict in a file no other check reads, and a .rej file.
+    mutation(
+        "merge-leftovers",
+        _write("docs/runbooks.md", "# Runbooks\n<<<<<<< before updating\nold\n=======\nnew\n>>>>>>> after updating\n"),
+    ),
+    mutation("merge-leftovers", _write("go.mod.rej", "@@ -1 +1 @@\n-go 1.25\n+go 1.26\n")),
     mutation("go-mod-tidy", _regex("go.mod", r"^(\t\S+ v\S+) // indirect$", r"\1")),
     mutation(
         "gofmt",

@@ -66,6 +66,12 @@ def _new(dest: str, *extra: str) -> Callable[[Path, Path], list[str]]:
     return lambda scratch, template: ["new", str(scratch / dest), "--defaults", "--template", str(template), *extra]
 
 
+def _subfolder_of_a_repository(scratch: Path) -> list[str]:
+    (scratch / "orders-api" / "deploy").mkdir(parents=True)
+    (scratch / "orders-api" / ".copier-answers.yml").write_text("service_name: orders-api\n")
+    return ["check", str(scratch / "orders-api" / "deploy")]
+
+
 def _data_file(content: bytes) -> Callable[[Path, Path], list[str]]:
     def build(scratch: Path, template: Path) -> list[str]:
         path = scratch / "answers.yml"
@@ -106,6 +112,8 @@ CASES = [
     Case("DEST under a file", _parent_is_a_file, ("is a file",)),
     Case("DEST with a name too long for the file system", _new("s" * 300), ("cannot write",)),
     Case("DEST inside the template", _inside_template, ("inside the template",)),
+    Case("check an empty folder", lambda s, _t: ["check", str(s)], ("is not a generated repository",)),
+    Case("check a repository's subfolder", lambda s, _t: _subfolder_of_a_repository(s), ("give its root",)),
     Case("check --jobs -1", lambda s, _t: ["check", str(s), "--jobs", "-1"], ("--jobs",)),
     Case("check --jobs 0", lambda s, _t: ["check", str(s), "--jobs", "0"], ("--jobs",)),
     Case("check --only ,", lambda s, _t: ["check", str(s), "--only", ","], ("names no check",)),

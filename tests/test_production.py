@@ -158,7 +158,7 @@ def test_every_pipeline_checks_what_the_repository_claims(render: Render, ci_sys
 
     text = (project / pipeline).read_text()
 
-    for target in ("make tools", "check-alerts", "check-manifests", "check-dockerfile"):
+    for target in ("make tools", "check-alerts", "check-manifests", "check-dockerfile", "check-merge"):
         assert target in text, f"{pipeline} does not run {target}"
     assert "sbom" in text.lower() and "provenance" in text, "the image carries an SBOM and provenance"
     assert "cosign sign" in text, "the image is signed"
@@ -186,8 +186,17 @@ def _make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_make_targets_ci_runs_pass_and_fail_as_they_should(render: Render) -> None:
     project = render().dest
-    passed = _make(project, "check-alerts", "check-manifests", "check-dockerfile")
+    passed = _make(project, "check-alerts", "check-manifests", "check-dockerfile", "check-merge")
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+    runbooks = project / "docs/runbooks.md"
+    runbooks.write_text(runbooks.read_text() + "<<<<<<< before updating\nold\n=======\nnew\n>>>>>>> after updating\n")
+    assert _make(project, "check-merge").returncode != 0, "a conflict left inline fails check-merge"
+    runbooks.write_text(runbooks.read_text().split("<<<<<<<")[0])
+    (project / "go.mod.rej").write_text("@@ -1 +1 @@\n-go 1.25\n+go 1.26\n")
+    assert _make(project, "check-merge").returncode != 0, "a .rej file fails check-merge"
+    (project / "go.mod.rej").unlink()
+    assert _make(project, "check-merge").returncode == 0
 
     deployment = project / "deploy/base/deployment.yaml"
     deployment.write_text(deployment.read_text().replace("imagePullPolicy: Always", "imagePullPolcy: Always"))

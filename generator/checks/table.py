@@ -21,6 +21,7 @@ from generator.checks.kubernetes.helm import check_helm
 from generator.checks.kubernetes.server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import NAMED_FOLDERS, check_makefile
+from generator.checks.merge_leftovers import check_merge_leftovers
 from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
 from generator.checks.prometheus.e2e import check_prometheus_e2e
 from generator.checks.prometheus.rules import check_prometheus_rules
@@ -94,6 +95,14 @@ def _kubernetes_server(context: CheckContext) -> Outcome:
 
 
 CHECKS: tuple[Check, ...] = (
+    Check(
+        "merge-leftovers",
+        lambda _: True,
+        on_repo(check_merge_leftovers),
+        "no conflict markers and no .rej file in any file git would commit: an update or a merge left unfinished",
+        ("**", ".gitignore", ".git/info/exclude"),
+        (),
+    ),
     Check(
         "go-mod-tidy",
         has("go.mod"),

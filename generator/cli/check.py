@@ -10,6 +10,7 @@ from pathlib import Path
 from generator import checks
 from generator.cli.arguments import Commands, add_offline_standins, add_preset, check_context, only_checks, positive
 from generator.cli.output import print_json
+from generator.project.answers_file import require_repository_root
 from generator.runtime.outcome import NOTE
 
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return list_checks(args)
     only = only_checks(args)
+    require_repository_root(args.dest)
     context = check_context(args, args.dest)
     width = max(len(check.name) for check in checks.CHECKS)
 

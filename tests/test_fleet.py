@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from generator.cli.main import main
-from generator.update import journal
+from generator.update import journal, staged
 from generator.update.fleet import find_repos, same_template
 from tests.conftest import git
 from tests.template_versions import (
@@ -88,9 +88,14 @@ def _make_hostile(prefix: str, dest: Path) -> None:
         answers.write_text("a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n" + answers.read_text())
         commit_all(dest, "answers with aliases")
     elif prefix == "interrupted":  # killed half-way: a journal, a changed file, a new one
-        journal.write(dest, journal.Journal.begin(dest, git(dest, "rev-parse", "HEAD").strip(), "v3.0.0"))
+        before = git(dest, "rev-parse", f"HEAD:{CONFIGMAP}").strip()
         (dest / CONFIGMAP).write_text((dest / CONFIGMAP).read_text() + "  HALF: written\n")
         (dest / "compose.yaml").write_text("services: {}\n")
+        writes = [
+            staged.Write(path, before, git(dest, "hash-object", "-w", path).strip(), "100644", ())
+            for path, before in ((CONFIGMAP, before), ("compose.yaml", None))
+        ]
+        journal.write(dest, journal.Journal.begin(git(dest, "rev-parse", "HEAD").strip(), "v3.0.0", writes))
     elif prefix == "nogit":
         shutil.rmtree(dest / ".git")
 
@@ -207,3 +212,25 @@ def test_fleet_rejects_bad_input(tmp_path: Path, template: Path, capsys: pytest.
     assert main(["fleet", "update", str(tmp_path), "--jobs", "0", "--template", str(template)]) == 2
     assert main(["fleet", "update", str(tmp_path), "--vcs-ref", "v7.0.0", "--template", str(template)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_fleet_plan_writes_nothing_and_lists_each_repositorys_changes(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "fleet"
+    outdated = generate(template, root / "outdated", "v1.0.0")
+    conflicting = make_team_project(template, root / "conflicting")  # its LOG_LEVEL edit collides with v3
+    before = {repo: fingerprint(repo) for repo in (outdated, conflicting)}
+
+    status, report, _ = run_fleet(capsys, "update", str(root), "--template", str(template), "--plan")
+
+    assert status == 3, "the plan's exit status is the update's: one would leave conflicts"
+    assert {repo: fingerprint(repo) for repo in before} == before, "nothing was written"
+    lines = {Path(line["path"]).name: line for line in report}
+    assert all(line["planned"] for line in lines.values())
+    assert lines["conflicting"]["outcome"] == "conflicts"
+    assert "updated deploy/base/config.env" in lines["outdated"]["changes"]
+    assert any(
+        change.startswith("deploy/overlays/prod ConfigMap/") and change.endswith(": data.GOGC (absent) -> 200")
+        for change in lines["outdated"]["changes"]
+    ), lines["outdated"]["changes"]

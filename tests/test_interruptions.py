@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from generator.update import journal
-from tests.conftest import HANG_GUARD_SECONDS, budget
+from tests.conftest import HANG_GUARD_SECONDS, budget, git
 from tests.template_versions import (
     CONFIGMAP,
     HANDLER,
@@ -160,3 +160,55 @@ def test_an_update_killed_anywhere_loses_nothing(
     assert ("interrupted" in (report.get("recovered") or "")) == interrupted
     assert fingerprint(project) == after, "the following update ends as an uninterrupted one"
     assert TEAM_GREETING in (project / HANDLER).read_text() and TEAM_ENV in (project / CONFIGMAP).read_text()
+
+
+def _killed_while_writing(
+    team_project: Path, uninterrupted: tuple[dict[str, Any], int], scratch: Path
+) -> tuple[Path, journal.Journal]:
+    """The team's project with an update SIGKILLed while it wrote the team's files: its last three git commands
+    read the last file's bytes, record the index and find the journal to remove; it dies at the first."""
+    _, total = uninterrupted
+    project = copy_project(team_project, scratch / SERVICE)
+    run = update_killed(project, scratch, kill_at=total - 2, signal_name="KILL")
+    assert run.returncode == -signal.SIGKILL
+    record = journal.read(project)
+    assert record is not None and len(record.writes) >= 2, "killed while it wrote the team's files"
+    return project, record
+
+
+def test_work_made_after_a_killed_update_is_never_taken_for_the_updates(
+    team_project: Path, uninterrupted: tuple[dict[str, Any], int], tmp_path: Path
+) -> None:
+    project, record = _killed_while_writing(team_project, uninterrupted, tmp_path)
+    journaled = {write.path for write in record.writes}
+    mine = next(path for path in git(project, "ls-files").splitlines() if path not in journaled)
+    (project / mine).write_text((project / mine).read_text() + "# mine\n")
+    (project / "bin").mkdir(exist_ok=True)
+    (project / "bin" / SERVICE).write_bytes(b"a build the team made")  # ignored by .gitignore
+
+    status, _, stderr = update(project)
+
+    assert status == 2 and "uncommitted changes" in stderr, stderr
+    assert (project / mine).read_text().endswith("# mine\n"), "the team's new edit is kept"
+    assert (project / "bin" / SERVICE).read_bytes() == b"a build the team made", "an ignored file is kept"
+    assert git(project, "status", "--porcelain").splitlines() == [f" M {mine}"], "only the update's writes went"
+    assert journal.read(project) is None
+
+
+def test_a_file_edited_after_a_killed_update_wrote_it_refuses_recovery(
+    team_project: Path, uninterrupted: tuple[dict[str, Any], int], tmp_path: Path
+) -> None:
+    project, record = _killed_while_writing(team_project, uninterrupted, tmp_path)
+    edited = next(
+        write.path
+        for write in record.writes
+        if write.after and (project / write.path).is_file() and not write.path.endswith(".copier-answers.yml")
+    )
+    (project / edited).write_text("the team's edit, made after the kill\n")
+    before = fingerprint(project)
+
+    status, _, stderr = update(project)
+
+    assert status == 2 and "changed since" in stderr and edited in stderr, stderr
+    assert fingerprint(project) == before, "nothing was put back or overwritten"
+    assert journal.read(project) is not None, "the journal stays until someone sorts the files out"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from copier._main import Worker
 from copier.errors import TaskError
 
@@ -37,6 +38,7 @@ from tests.template_versions import (
     TEAM_MIN_REPLICAS,
     V2_CONFIG,
     V3_LOG_LEVEL,
+    append_line,
     build_template_versions,
     commit_all,
     copy_project,
@@ -166,8 +168,8 @@ def test_an_interrupted_update_leaves_the_repository_as_it_was(project: Path, mo
     before = fingerprint(project)
     written: list[bool] = []
 
-    def crash(*_: Any) -> None:
-        written.append((project / NEW_COMPOSE).exists() and V2_CONFIG in (project / CONFIGMAP).read_text())
+    def crash(where: Path, *_: Any) -> None:  # Copier's destination, where it wrote the new version
+        written.append((where / NEW_COMPOSE).exists() and V2_CONFIG in (where / CONFIGMAP).read_text())
         raise OSError("disk full")
 
     monkeypatch.setattr("copier._main._remove_old_files", crash)
@@ -396,3 +398,83 @@ def make_test(project: Path) -> str:
     """`make test` as a developer runs it: its output when it fails, "" when it passes."""
     ran = subprocess.run(["make", "test"], cwd=project, capture_output=True, text=True, check=False)
     return "" if ran.returncode == 0 else ran.stdout[-3000:] + ran.stderr[-3000:]
+
+
+@pytest.mark.parametrize("flag", ["--skip-worktree", "--assume-unchanged"])
+def test_an_edit_git_status_hides_is_kept_and_the_change_reported_not_applied(
+    project: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(project, "update-index", flag, CONFIGMAP)
+    append_line(project / CONFIGMAP, "LOCAL_ONLY=1")
+    edited = (project / CONFIGMAP).read_bytes()
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert status == 4
+    assert [item["path"] for item in report["not_applied"]] == [CONFIGMAP]
+    assert (project / CONFIGMAP).read_bytes() == edited, "the hidden edit is kept byte for byte"
+    assert (project / NEW_COMPOSE).exists(), "the rest of the update arrived"
+
+
+def test_update_check_exits_5_while_a_newer_template_exists_and_changes_nothing(
+    project: Path, at_v2: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = fingerprint(project)
+
+    assert main(["update", str(project), "--check", "--json"]) == 5
+    report = json.loads(capsys.readouterr().out)
+
+    assert report["behind"] and (report["version"], report["newest"]) == ("v1.0.0", "v3.0.0")
+    assert fingerprint(project) == before
+    assert main(["update", str(at_v2), "--check", "--vcs-ref", "v2.0.0"]) == 0
+
+
+def test_fleet_status_exits_non_zero_while_a_repository_is_behind_or_conflicted(
+    team_project: Path, template: Path, tmp_path: Path
+) -> None:
+    fleet = tmp_path / "fleet"
+    project = copy_project(team_project, fleet / SERVICE)
+    status = ["fleet", "status", str(fleet), "--template", str(template)]
+    assert main(status) == 5, "behind the newest template version"
+
+    conflicts = update_project(project, quiet=True).conflicts
+    assert conflicts
+    assert main(status) == 3, "conflicts left unresolved"
+
+    git(project, "checkout", "HEAD", "--", *(conflict.path for conflict in conflicts))  # resolved: the team's side
+    commit_all(project, "update to the newest template")
+    assert main(status) == 0
+
+
+@pytest.mark.parametrize("version", ["v2.0.0", "v3.0.0"])
+def test_the_plan_writes_nothing_and_is_what_the_update_then_does(
+    team_project: Path, tmp_path: Path, version: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(team_project, tmp_path / SERVICE)
+    before = fingerprint(project)
+
+    planned_status, plan, _ = run_cli(capsys, str(project), "--vcs-ref", version, "--plan")
+
+    assert plan["planned"] and fingerprint(project) == before, "a plan writes nothing"
+    status, applied, _ = run_cli(capsys, str(project), "--vcs-ref", version)
+    assert not applied["planned"]
+    assert (status, applied["files"], applied["conflicts"]) == (planned_status, plan["files"], plan["conflicts"])
+    assert {entry["path"] for entry in plan["files"]} == {
+        line[3:] for line in git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
+    }, "the files the plan named are exactly those the update changed"
+    if version == "v2.0.0":
+        gogc = {"object": "ConfigMap/orders-api-config", "field": "data.GOGC", "before": "(absent)", "after": "200"}
+        assert gogc | {"environment": "deploy/overlays/prod"} in plan["objects"], "the new setting, as prod gets it"
+    else:  # the team's LOG_LEVEL and the template's collide in config.env: what the base deploys is unknown
+        assert any(
+            change["environment"] == "deploy/base" and change["after"].startswith("cannot be rendered")
+            for change in plan["objects"]
+        ), plan["objects"]
+
+
+def test_the_catalog_entry_names_the_template_version_the_update_brought(team_project: Path, at_v2: Path) -> None:
+    def annotated(project: Path) -> str:
+        entity = yaml.safe_load((project / "catalog-info.yaml").read_text())
+        return str(entity["metadata"]["annotations"]["gosvc/template-version"])
+
+    assert (annotated(team_project), annotated(at_v2)) == ("v1.0.0", "v2.0.0")

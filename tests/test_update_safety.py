@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.update import journal
+from generator.runtime.git import git_dir
+from generator.update import journal, staged
 from tests.conftest import HANG_GUARD_SECONDS, git, snapshot_template
 from tests.template_versions import (
     REMOVED_BY_TEMPLATE,
@@ -148,7 +149,7 @@ def test_a_second_update_while_one_runs_is_refused(slow_template: Path, tmp_path
         [GOSVC, "update", str(project), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + HANG_GUARD_SECONDS
-    while journal.read(project) is None:
+    while not (git_dir(project) / staged.SCRATCH_FOLDER).exists():  # the update is in its slow migration
         assert first.poll() is None and time.monotonic() < deadline, "the first update never started"
         time.sleep(0.05)
 

@@ -15,12 +15,19 @@ from generator.update.fleet import RepoUpdate, fleet_exit_status, fleet_status, 
 def add(commands: Commands) -> None:
     fleet = commands.add_parser("fleet", help="every service repository under a folder: versions and updates")
     fleet_commands = fleet.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    status = fleet_commands.add_parser("status", help="template version and state of every repository under ROOT")
+    status = fleet_commands.add_parser(
+        "status",
+        help="template version and state of every repository under ROOT",
+        description="Template version and state of every repository under ROOT. Exit status: 0 every repository "
+        "is up to date, 5 some are behind the newest template version, 3 some hold unresolved conflicts, 1 some "
+        "need attention (unreadable, an update interrupted or running).",
+    )
     update = fleet_commands.add_parser(
         "update",
         help="update every outdated repository under ROOT",
         description="Update every outdated repository under ROOT in parallel. Exit status: 0 all updated or up to "
-        "date, 3 some have conflicts to resolve, 1 some failed or were refused because dirty.",
+        "date, 3 some have conflicts to resolve, 4 some were left without template changes (listed), 1 some failed "
+        "or were refused because dirty.",
     )
     for command in (status, update):
         command.add_argument("root", type=Path, metavar="ROOT", help="folder holding the service repositories")
@@ -30,6 +37,9 @@ def add(commands: Commands) -> None:
         "--jobs", type=positive, default=2, metavar="N", help="repositories updated at once (default: 2)"
     )
     update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
+    update.add_argument(
+        "--plan", action="store_true", help="write nothing: list what each update would change, file and field"
+    )
     add_preset(status, "list the repositories whose answers drifted from the locked answers of this preset")
     status.set_defaults(handler=run_status)
     update.set_defaults(handler=run_update)
@@ -69,22 +79,32 @@ def run_update(args: argparse.Namespace) -> int:
     def progress(result: RepoUpdate, done: int, total: int) -> None:
         print(f"[{done}/{total}] {relative(result.path, root)}: {_outcome_text(result)}", file=sys.stderr, flush=True)
 
-    results = fleet_update(root, template=args.template, jobs=args.jobs, vcs_ref=args.vcs_ref, progress=progress)
+    results = fleet_update(
+        root, template=args.template, jobs=args.jobs, vcs_ref=args.vcs_ref, progress=progress, plan=args.plan
+    )
     if args.json:
         print_json([result.as_json() for result in results])
     else:
         print_table(
             [(relative(result.path, root), result.service_name or "-", _outcome_text(result)) for result in results]
         )
+        for result in results:
+            if result.changes:
+                print(f"{relative(result.path, root)} would change:")
+                print("\n".join(f"  {change}" for change in result.changes))
     return fleet_exit_status(results)
 
 
 def _outcome_text(result: RepoUpdate) -> str:
     recovered = " after undoing an interrupted update" if result.recovered else ""
+    if result.planned and result.outcome != "up to date":
+        return f"plan: {result.outcome} ({result.from_version} -> {result.to_version}), nothing written"
     if result.outcome == "updated":
         return f"updated ({result.from_version} -> {result.to_version}){recovered}"
     if result.outcome == "conflicts":
         return f"conflicts ({', '.join(result.conflicts)})"
+    if result.outcome == "not applied":
+        return f"updated without the template's changes to {', '.join(result.not_applied)}"
     if result.outcome in ("failed", "skipped"):
         return f"{result.outcome} ({result.reason})"
     return result.outcome

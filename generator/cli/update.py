@@ -9,7 +9,15 @@ from pathlib import Path
 from generator.cli.arguments import Commands
 from generator.cli.output import count, print_json, stdout_to_stderr
 from generator.template.answers import parse_data_args
-from generator.update.repository import CONFLICT_STYLES, EXIT_CONFLICTS, UpdateResult, update_project
+from generator.update.project import check_version
+from generator.update.repository import (
+    CONFLICT_STYLES,
+    EXIT_BEHIND,
+    EXIT_CONFLICTS,
+    EXIT_NOT_APPLIED,
+    UpdateResult,
+    update_project,
+)
 
 
 def add(commands: Commands) -> None:
@@ -17,8 +25,9 @@ def add(commands: Commands) -> None:
         "update",
         help="update a generated repository to a newer template version",
         description="Update a generated repository to a newer template version, keeping the team's edits. "
-        "Exit status: 0 updated or up to date, 3 conflicts left to resolve, 2 bad input or a dirty repository, "
-        "1 the update failed (the repository is restored).",
+        "Exit status: 0 updated or up to date, 3 conflicts left to resolve, 4 template changes left out (listed), "
+        "2 bad input or a dirty repository, 1 the update failed (the repository is left as it was); with --check, "
+        "5 when a newer template version exists.",
     )
     update.add_argument("dest", type=Path, metavar="DEST", nargs="?", default=Path(), help="repository (default: .)")
     update.add_argument("--vcs-ref", metavar="REF", help="template version to update to (default: newest version tag)")
@@ -31,21 +40,40 @@ def add(commands: Commands) -> None:
     update.add_argument(
         "--data", "-d", action="append", default=[], metavar="KEY=VALUE", help="change an answer (repeatable)"
     )
+    update.add_argument(
+        "--plan",
+        action="store_true",
+        help="write nothing: say what the update would do to each file and to each deployed object, per environment "
+        "(the exit status is the update's)",
+    )
+    update.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: exit 5 when a newer template version exists (for a team's CI)",
+    )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check(args)
     data = parse_data_args(args.data)
     started = time.monotonic()
     with stdout_to_stderr():
-        result = update_project(args.dest, data, vcs_ref=args.vcs_ref, conflict=args.conflict, quiet=args.json)
+        result = update_project(
+            args.dest, data, vcs_ref=args.vcs_ref, conflict=args.conflict, quiet=args.json, plan=args.plan
+        )
     seconds = round(time.monotonic() - started, 2)
     if args.json:
         print_json(result.as_json() | {"seconds": seconds})
+    elif result.planned:
+        _print_plan(result, seconds)
     else:
         _print(result, seconds)
-    return EXIT_CONFLICTS if result.conflicts else 0
+    if result.conflicts:
+        return EXIT_CONFLICTS
+    return EXIT_NOT_APPLIED if result.not_applied else 0
 
 
 def _print(result: UpdateResult, seconds: float) -> None:
@@ -57,6 +85,10 @@ def _print(result: UpdateResult, seconds: float) -> None:
         return
     changed = count(len(result.changed), "file")
     print(f"Updated {name} from template {result.from_version} to {result.to_version}: {changed} changed ({seconds}s)")
+    if result.not_applied:
+        print(f"{count(len(result.not_applied), 'template change')} left out:")
+        for item in result.not_applied:
+            print(f"  {item.path}  ({item.reason})")
     if not result.conflicts:
         print("Review the changes with `git diff`, then commit them.")
         return
@@ -64,3 +96,30 @@ def _print(result: UpdateResult, seconds: float) -> None:
     for conflict in result.conflicts:
         print(f"  {conflict.path}  ({conflict.where})")
     print("Resolve each one, mark it resolved with `git add`, then commit.")
+
+
+def _check(args: argparse.Namespace) -> int:
+    check = check_version(args.dest, args.vcs_ref)
+    if args.json:
+        print_json(check.as_json())
+    elif check.behind:
+        print(f"{check.project} is at template {check.version}; {check.newest} is out: run `gosvc update`")
+    else:
+        print(f"{check.project} is up to date with template {check.version}")
+    return EXIT_BEHIND if check.behind else 0
+
+
+def _print_plan(result: UpdateResult, seconds: float) -> None:
+    name = result.service_name or result.project.name
+    if result.status == "up to date":
+        print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
+        return
+    print(f"Plan for {name}, template {result.from_version} -> {result.to_version}; nothing was written ({seconds}s):")
+    for path, change in result.files:
+        print(f"  {change:<11}  {path}")
+    for item in result.not_applied:
+        print(f"  {'not applied':<11}  {item.path}  ({item.reason})")
+    if result.objects:
+        print(f"What it deploys differently ({count(len(result.objects), 'field')}):")
+        for field in result.objects:
+            print(f"  {field}")

@@ -4,15 +4,15 @@ put it back."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from generator.runtime.errors import GosvcError, InvalidInputError
 
 # The labels Copier writes around the two sides of a conflict it leaves inline.
+LITERAL_PATHS = {"GIT_LITERAL_PATHSPECS": "1"}
+"""Paths given to git are names, never patterns."""
 CONFLICT_START = "<<<<<<< before updating"
 CONFLICT_END = ">>>>>>> after updating"
 
@@ -118,14 +118,6 @@ def git_dir(repo: Path) -> Path:
     return Path(run(repo, "rev-parse", "--absolute-git-dir").strip())
 
 
-def current_branch(repo: Path) -> str | None:
-    """The branch checked out, or None when HEAD is detached."""
-    try:
-        return run(repo, "symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
-    except GitError:
-        return None
-
-
 def head_or_none(repo: Path) -> str | None:
     try:
         return run(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
@@ -227,6 +219,55 @@ def tracked_blobs(repo: Path, commit: str = "HEAD") -> dict[str, str]:
     return blobs
 
 
+def tracked_modes(repo: Path, commit: str = "HEAD") -> dict[str, str]:
+    """Path -> mode (100644, 100755, 120000) of every file in `commit`."""
+    listed = run(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+    return {entry.split("\t", 1)[1]: entry.split()[0] for entry in filter(None, listed.split("\0"))}
+
+
+def hidden_paths(repo: Path) -> frozenset[str]:
+    """Tracked files whose edits `git status` hides: marked skip-worktree or assume-unchanged in the index."""
+    listed = run(repo, "ls-files", "-v", "-z")
+    return frozenset(entry[2:] for entry in filter(None, listed.split("\0")) if entry[0] == "S" or entry[0].islower())
+
+
+def changed_paths(repo: Path) -> list[str]:
+    """Every path whose file or index entry differs from HEAD, untracked files included, ignored ones not."""
+    listings = (
+        ("diff", "--name-only", "-z", "--no-renames", "HEAD"),
+        ("diff", "--name-only", "-z", "--no-renames", "--cached", "HEAD"),
+        ("ls-files", "-z", "--others", "--exclude-standard"),
+        ("ls-files", "-z", "--unmerged"),
+    )
+    paths: set[str] = set()
+    for listing in listings:
+        for entry in filter(None, run(repo, *listing).split("\0")):
+            paths.add(entry.split("\t", 1)[1] if "\t" in entry else entry)
+    return sorted(paths)
+
+
+def index_entries(repo: Path, paths: Sequence[str]) -> list[str]:
+    """`git ls-files --stage` lines of `paths`, conflict stages included."""
+    if not paths:
+        return []
+    listed = run(repo, "ls-files", "--stage", "-z", "--", *paths, env=LITERAL_PATHS)
+    return [entry for entry in listed.split("\0") if entry]
+
+
+def set_index_entries(repo: Path, paths: Sequence[str], entries: Iterable[str]) -> None:
+    """Replace whatever the index holds for `paths` with `entries` (`ls-files --stage` lines; none: untracked)."""
+    lines = [f"0 {'0' * 40}\t{path}" for path in paths] + list(entries)
+    if lines:
+        run(repo, "update-index", "--index-info", stdin="\n".join(lines) + "\n")
+
+
+def read_blob(repo: Path, blob: str) -> bytes:
+    result = subprocess.run(["git", "cat-file", "blob", blob], cwd=repo, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise GitError(f"git cat-file failed in {repo}: {_reason(result.stderr.decode(errors='replace'))}")
+    return result.stdout
+
+
 def blob_id(repo: Path, path: Path) -> str:
     """The id git would give the file at `path` (outside the repository, or inside it)."""
     return run(repo, "hash-object", "--no-filters", "--", str(path)).strip()
@@ -253,36 +294,6 @@ def mark_deleted_by_them(repo: Path, path: str, base_blob: str | None, mode: str
     run(repo, "update-index", "--index-info", stdin="\n".join(lines) + "\n")
 
 
-def ignored_entries(repo: Path) -> list[str]:
-    """Ignored files and folders (a wholly ignored folder as one entry), as `git status --ignored` lists them."""
-    listed = run(repo, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
-    return sorted(filter(None, listed.split("\0")))
-
-
-def snapshot(repo: Path, ref: str, message: str) -> str | None:
-    """Commit the whole work tree (untracked files too, ignored ones aside) under `ref`, without touching
-    the index, the branch or the files; None when the work tree equals HEAD."""
-    with tempfile.TemporaryDirectory(prefix="gosvc-index-") as scratch:
-        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        head = head_or_none(repo)
-        if head:
-            run(repo, "read-tree", head, env=env)
-        run(repo, "add", "--all", env=env)
-        tree = run(repo, "write-tree", env=env).strip()
-    if head and run(repo, "rev-parse", f"{head}^{{tree}}").strip() == tree:
-        return None
-    identity = {
-        "GIT_AUTHOR_NAME": "gosvc",
-        "GIT_AUTHOR_EMAIL": "gosvc@localhost",
-        "GIT_COMMITTER_NAME": "gosvc",
-        "GIT_COMMITTER_EMAIL": "gosvc@localhost",
-    }
-    parents = ["-p", head] if head else []
-    commit = run(repo, "commit-tree", tree, *parents, "-m", message, env=identity).strip()
-    run(repo, "update-ref", ref, commit)
-    return commit
-
-
 def tree_paths(repo: Path) -> frozenset[str]:
     """Every file, link and folder in the work tree (the .git folder aside), relative to `repo`."""
     paths: set[str] = set()
@@ -292,38 +303,3 @@ def tree_paths(repo: Path) -> frozenset[str]:
             dirs[:] = [name for name in dirs if name != ".git"]
         paths.update((relative / name).as_posix() for name in (*dirs, *files))
     return frozenset(paths)
-
-
-def restore(
-    repo: Path,
-    commit: str,
-    *,
-    branch: str | None,
-    paths_before: frozenset[str] | None = None,
-    ignored_before: Iterable[str] = (),
-) -> None:
-    """Put a work tree that was clean at `commit`, on `branch`, back as it was.
-
-    Tracked files, the index and the branch come back from `commit`; untracked
-    files are removed, and so are ignored ones that were not there before:
-    exactly those when `paths_before` lists every path there was, otherwise
-    those outside the ignored entries of `ignored_before`. Only call this for a
-    repository verified clean before the change, or it would discard work.
-    """
-    if branch is not None and current_branch(repo) != branch:
-        run(repo, "checkout", "--quiet", "--force", branch)
-    elif branch is None and head_or_none(repo) != commit:
-        run(repo, "checkout", "--quiet", "--force", "--detach", commit)
-    run(repo, "reset", "--quiet", "--hard", commit)
-    run(repo, "clean", "--quiet", "--force", "-d")
-    if paths_before is not None:
-        appeared = tree_paths(repo) - paths_before
-    else:
-        kept = set(ignored_before)
-        appeared = frozenset(entry.rstrip("/") for entry in ignored_entries(repo) if entry not in kept)
-    for name in sorted(appeared, key=lambda name: name.count("/")):
-        path = repo / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        elif os.path.lexists(path):
-            path.unlink()

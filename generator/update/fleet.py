@@ -30,10 +30,11 @@ from generator.template.preset import Preset, drift
 from generator.template.source import default_source
 from generator.template.versions import is_up_to_date, newest_version, target_version, version_tags
 from generator.update import journal
+from generator.update.plan import FieldChange
 from generator.update.project import load_project
-from generator.update.repository import EXIT_CONFLICTS
+from generator.update.repository import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_NOT_APPLIED
 
-Outcome = Literal["updated", "up to date", "conflicts", "refused (dirty)", "failed", "skipped"]
+Outcome = Literal["updated", "up to date", "conflicts", "not applied", "refused (dirty)", "failed", "skipped"]
 
 # Folders never searched for repositories: they hold dependencies or tool caches, not services.
 _NOT_SEARCHED = {".git", "node_modules", "vendor", ".venv", "__pycache__"}
@@ -58,6 +59,8 @@ class RepoStatus:
     """Whether someone must look at it: unreadable, or an update of it was interrupted or is running."""
     interrupted: bool = False
     """An update of it was killed half-way; the next update puts it back first."""
+    conflicted: bool = False
+    """It holds conflicts an update left, unresolved (unmerged in git, or conflict markers committed)."""
     drifted: tuple[str, ...] | None = None
     """The locked answers of the preset it no longer has (None: no preset asked for, or not read)."""
 
@@ -81,6 +84,8 @@ class RepoStatus:
             return "skipped"
         if self.interrupted:
             return "interrupted update"
+        if self.conflicted:
+            return "conflicts"
         if is_up_to_date(self.version or "", self.newest):
             return "up to date"
         return "outdated" if self.newest else "unknown"
@@ -113,10 +118,16 @@ class RepoUpdate:
     from_version: str | None = None
     to_version: str | None = None
     conflicts: tuple[str, ...] = ()
+    not_applied: tuple[str, ...] = ()
+    """Files whose template changes the update left out (see `gosvc update`)."""
     recovered: str | None = None
     """How an interrupted earlier update was undone first, if one was."""
     attention: bool = False
     """Skipped for a reason someone must look at (unreadable, an update running)."""
+    planned: bool = False
+    """Only planned: nothing was written."""
+    changes: tuple[str, ...] = ()
+    """With a plan: each file's change, then each deployed field's, as `gosvc update --plan` prints them."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -127,8 +138,11 @@ class RepoUpdate:
             "from": self.from_version,
             "to": self.to_version,
             "conflicts": list(self.conflicts),
+            "not_applied": list(self.not_applied),
             "recovered": self.recovered,
             "attention": self.attention,
+            "planned": self.planned,
+            "changes": list(self.changes),
         }
 
 
@@ -175,8 +189,13 @@ def fleet_status(
 
 
 def fleet_status_exit_status(status: FleetStatus) -> int:
-    """1 when a repository needs attention (unreadable, an update interrupted or running), else 0."""
-    return 1 if any(repo.attention for repo in status.repos) else 0
+    """1 when a repository needs attention (unreadable, an update interrupted or running), else 3 when one has
+    conflicts left unresolved, else 5 (EXIT_BEHIND) when one is behind the newest template version, else 0."""
+    if any(repo.attention for repo in status.repos):
+        return 1
+    if any(repo.conflicted for repo in status.repos):
+        return EXIT_CONFLICTS
+    return EXIT_BEHIND if any(repo.state == "outdated" for repo in status.repos) else 0
 
 
 def fleet_update(
@@ -186,12 +205,14 @@ def fleet_update(
     jobs: int = 2,
     vcs_ref: str | None = None,
     progress: Progress | None = None,
+    plan: bool = False,
 ) -> tuple[RepoUpdate, ...]:
     """Update every outdated repository of the fleet under `root`, `jobs` at a time.
 
     Each repository gets the guarantees of `gosvc update`: a dirty one is
     refused, a failed one is restored. One repository's failure is reported in
-    its line and never stops the others.
+    its line and never stops the others. With `plan`, nothing is written: each
+    line says what the update would do.
     """
     if jobs < 1:
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
@@ -203,7 +224,9 @@ def fleet_update(
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = [
-            pool.submit(_update_one, repo, target, vcs_ref, turns[repo.worktree] if repo.worktree else _NO_TURN)
+            pool.submit(
+                _update_one, repo, target, vcs_ref, turns[repo.worktree] if repo.worktree else _NO_TURN, plan=plan
+            )
             for repo in status.repos
         ]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -217,11 +240,14 @@ def fleet_update(
 
 
 def fleet_exit_status(results: Sequence[RepoUpdate]) -> int:
-    """1 when a repository failed, was refused or needs attention, else 3 when one has conflicts, else 0."""
+    """1 when a repository failed, was refused or needs attention, else 3 when one has conflicts, else 4 when
+    one was left without some template changes, else 0."""
     outcomes = {result.outcome for result in results}
     if outcomes & {"failed", "refused (dirty)"} or any(result.attention for result in results):
         return 1
-    return EXIT_CONFLICTS if "conflicts" in outcomes else 0
+    if "conflicts" in outcomes:
+        return EXIT_CONFLICTS
+    return EXIT_NOT_APPLIED if "not applied" in outcomes else 0
 
 
 def same_template(recorded: str, source: str, recorded_in: Path) -> bool:
@@ -311,11 +337,17 @@ def _read_status(repo: Path, source: str, newest: str | None) -> RepoStatus:
         skipped="an update of it is running" if running else None,
         attention=interrupted or running,
         interrupted=interrupted,
+        conflicted=bool(git.unmerged_paths(repo)),
     )
 
 
 def _update_one(
-    repo: RepoStatus, target: str | None, vcs_ref: str | None, turn: contextlib.AbstractContextManager[Any]
+    repo: RepoStatus,
+    target: str | None,
+    vcs_ref: str | None,
+    turn: contextlib.AbstractContextManager[Any],
+    *,
+    plan: bool = False,
 ) -> RepoUpdate:
     def ended(outcome: Outcome, reason: str | None = None, **details: Any) -> RepoUpdate:
         return RepoUpdate(path=repo.path, service_name=repo.service_name, outcome=outcome, reason=reason, **details)
@@ -328,7 +360,7 @@ def _update_one(
         with turn:
             if repo.dirty and not repo.interrupted:
                 return ended("refused (dirty)", "uncommitted changes", from_version=repo.version)
-            report = _run_update_process(repo.path, vcs_ref)
+            report = _run_update_process(repo.path, vcs_ref, plan=plan)
     except GosvcError as error:
         return ended("failed", one_line(str(error)), from_version=repo.version)
     except Exception as error:  # a bug must cost one repository, not the fleet
@@ -339,13 +371,17 @@ def _update_one(
         from_version=report.get("from"),
         to_version=report.get("to"),
         conflicts=tuple(conflict["path"] for conflict in report.get("conflicts", [])),
+        not_applied=tuple(item["path"] for item in report.get("not_applied", [])),
         recovered=report.get("recovered"),
+        planned=bool(report.get("planned")),
+        changes=tuple(f"{item['change']} {item['path']}" for item in report.get("files", []))
+        + tuple(str(FieldChange(**item)) for item in report.get("objects", [])),
     )
 
 
-def _run_update_process(repo: Path, vcs_ref: str | None) -> dict[str, Any]:
+def _run_update_process(repo: Path, vcs_ref: str | None, *, plan: bool) -> dict[str, Any]:
     """`gosvc update --json` on one repository, in a process of its own."""
-    command = [sys.executable, "-m", "generator", "update", str(repo), "--json"]
+    command = [sys.executable, "-m", "generator", "update", str(repo), "--json", *(["--plan"] if plan else [])]
     if vcs_ref:
         command += ["--vcs-ref", vcs_ref]
     python_path = os.pathsep.join(filter(None, [str(resources.CHECKOUT), os.environ.get("PYTHONPATH")]))
@@ -358,7 +394,7 @@ def _run_update_process(repo: Path, vcs_ref: str | None) -> dict[str, Any]:
         check=False,
         env={**os.environ, "PYTHONPATH": python_path},
     )
-    if finished.returncode in (0, 3):
+    if finished.returncode in (0, EXIT_CONFLICTS, EXIT_NOT_APPLIED):
         try:
             report: dict[str, Any] = json.loads(finished.stdout)
         except json.JSONDecodeError as error:

@@ -9,6 +9,7 @@ from typing import Any
 from generator.project.answers_file import ANSWERS_FILE, read_answers
 from generator.runtime.errors import InvalidInputError, shown_value
 from generator.template.source import local_path
+from generator.template.versions import is_up_to_date, target_version
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,25 @@ def load_project(path: Path) -> Project:
             raise InvalidInputError(f"{path / ANSWERS_FILE}: {key} must be one line of text (got {shown_value(value)})")
     local_path(answers["_src_path"])  # a ~user that does not exist is bad input, here rather than in Copier
     return Project(path=path, answers=answers)
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """`gosvc update --check`: whether the repository is behind the template."""
+
+    project: Path
+    version: str | None
+    newest: str | None
+
+    @property
+    def behind(self) -> bool:
+        return self.newest is not None and not is_up_to_date(self.version or "", self.newest)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"project": str(self.project), "version": self.version, "newest": self.newest, "behind": self.behind}
+
+
+def check_version(dest: Path, vcs_ref: str | None = None) -> VersionCheck:
+    """Whether the repository at `dest` is behind the newest template version (or `vcs_ref`); changes nothing."""
+    project = load_project(dest)
+    return VersionCheck(project.path, project.version, target_version(project.source, vcs_ref))

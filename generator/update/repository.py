@@ -5,9 +5,14 @@ from, diffs that against the project to find the team's edits, and replays
 them onto the new version. gosvc adds the guarantees around it:
 
 - a dirty repository is refused, and so is a second update while one runs;
-- a failed or interrupted update (an error, Ctrl-C, SIGTERM, SIGHUP) puts the
-  repository back exactly as it was; one killed outright leaves a journal, and
-  the next update puts the repository back before it starts;
+- Copier runs in a scratch work tree of the repository's commit, never in the
+  team's: an error, Ctrl-C or a kill while it runs leaves the team's files as
+  they were. Its result is then written into the team's tree in one short step
+  under a journal (see journal and staged): an interrupted write is put back
+  at once, or, after SIGKILL, by the next update, file by file and only where
+  a file still holds what the update wrote;
+- files whose edits `git status` hides (skip-worktree, assume-unchanged) are
+  never written: the template's change to them is reported as not applied;
 - what Copier would lose is kept: a file the team edited and the template
   deletes stays, as a modify/delete conflict; a team-owned file is never
   deleted, and one the team deleted is never brought back;
@@ -21,6 +26,7 @@ update per process at a time (`gosvc fleet` runs each in its own process).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -38,32 +44,25 @@ from generator.template.copier_errors import as_gosvc_error, failed_task, is_cop
 from generator.template.source import TemplateConfig, load_config, team_owned_matcher
 from generator.template.versions import is_up_to_date, parse_version, target_version
 from generator.tools import Toolbox
-from generator.update import journal
+from generator.update import journal, staged
+from generator.update import plan as plan_of
+from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateFailedError, UpdateRefusedError
+from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
+from generator.update.team_files import refuse_stale_team_files
 
 ConflictStyle = Literal["inline", "rej"]
+FileChange = Literal["added", "removed", "updated", "conflict"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
 EXIT_CONFLICTS = 3
 """Exit status of an update that left conflicts to resolve."""
 MOVED_LOG_ENV_VAR = "GOSVC_MOVED_LOG"
 """Where hooks/move_file.py notes the files a migration moved, so that their removal is not a conflict."""
-INTERRUPTED_REF = "refs/gosvc/interrupted-update"
-
-
-class DirtyRepositoryError(InvalidInputError):
-    """The repository has uncommitted changes, which an update could mix with its own."""
-
-
-class UpdateRefusedError(InvalidInputError):
-    """Copier declined to update (a downgrade, a version it cannot read...); nothing changed."""
-
-
-class UpdateFailedError(GosvcError):
-    """The update broke off; the repository was restored to its last commit."""
-
-
-class OverlaysBrokenError(GosvcError):
-    """After the update, a kustomization that built before no longer builds or no longer agrees with the base."""
+EXIT_NOT_APPLIED = 4
+"""Exit status of an update that left template changes out (and no conflicts): see UpdateResult.not_applied."""
+EXIT_BEHIND = 5
+"""Exit status of `gosvc update --check` and `gosvc fleet status` when a repository is behind the template."""
+HIDDEN_REASON = "marked skip-worktree or assume-unchanged in your index: your copy is kept as it is"
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,14 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class NotApplied:
+    """A template change the update did not make, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class UpdateResult:
     """What `update_project` did."""
 
@@ -96,11 +103,20 @@ class UpdateResult:
     conflicts: tuple[Conflict, ...]
     recovered: str | None = None
     """How an interrupted earlier update was undone before this one, if one was."""
+    not_applied: tuple[NotApplied, ...] = ()
+    files: tuple[tuple[str, FileChange], ...] = ()
+    """What the update does to each file it changes."""
+    planned: bool = False
+    """Only planned (`--plan`): nothing was written."""
+    objects: tuple[FieldChange, ...] = ()
+    """With `--plan`: the fields of the Kubernetes objects that change, per environment."""
 
     @property
-    def status(self) -> Literal["updated", "up to date", "conflicts"]:
+    def status(self) -> Literal["updated", "up to date", "conflicts", "not applied"]:
         if self.conflicts:
             return "conflicts"
+        if self.not_applied:
+            return "not applied"
         return "updated" if self.changed else "up to date"
 
     def as_json(self) -> dict[str, Any]:
@@ -117,6 +133,10 @@ class UpdateResult:
                 for conflict in self.conflicts
             ],
             "recovered": self.recovered,
+            "not_applied": [{"path": item.path, "reason": item.reason} for item in self.not_applied],
+            "planned": self.planned,
+            "files": [{"path": path, "change": change} for path, change in self.files],
+            "objects": [change.as_json() for change in self.objects],
         }
 
 
@@ -136,6 +156,7 @@ def update_project(
     vcs_ref: str | None = None,
     conflict: ConflictStyle = "inline",
     quiet: bool = False,
+    plan: bool = False,
 ) -> UpdateResult:
     """Update the repository at `dest` to the newest template version (or `vcs_ref`).
 
@@ -150,7 +171,11 @@ def update_project(
     project = load_project(dest)
     top = git.toplevel(project.path)
     with signals.terminations_raise(), journal.locked(top):
-        recovered = recover_interrupted(top)
+        if plan and journal.read(top) is not None:
+            raise InvalidInputError(
+                f"an interrupted update of {top} left its journal: run `gosvc update` to put it back, then plan"
+            )
+        recovered = journal.recover(top)
         if recovered is not None:
             project = load_project(dest)
         _refuse_dirty(top)
@@ -162,73 +187,68 @@ def update_project(
         answers = coerce(config.questions, data) if data else {}
         if not answers and is_up_to_date(project.version, target):
             return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
-        _refuse_stale_team_files(project, answers, config)
-        toolbox = Toolbox.default()
-        built_before = agreements.kustomization_problems(project.path, toolbox)
-        paths_before = git.tree_paths(top)
-        record = journal.Journal.begin(top, commit, target)
-        journal.write(top, record)
-        try:
-            moved = copier_runs.update_in_place(
-                project.path,
-                answers,
-                vcs_ref=vcs_ref,
-                conflict=conflict,
-                quiet=quiet,
-                moved_log_variable=MOVED_LOG_ENV_VAR,
-            )
-            kept = _keep_team_work(top, project, commit, moved, team_owned_matcher(config.team_owned))
-            conflicts = _settle_conflicts(top, paths_before, {conflict.path for conflict in kept}) + kept
-            _verify_kustomizations(project.path, built_before, conflicts, toolbox)
-            changed = tuple(path for _, path in git.status_entries(top))
-            result = _result(
-                project, read_answers(project.path), changed=changed, conflicts=conflicts, recovered=recovered
-            )
-            journal.clear(top)
-            return result
-        except BaseException as error:
-            with signals.deferred():
-                _restore(top, commit, record.branch, paths_before, error)
-                journal.clear(top)
-            if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: restored, now stop
-                raise
-            raise _explain(error, project.path, commit, answers_changed=bool(answers)) from error
-
-
-def recover_interrupted(top: Path) -> str | None:
-    """Undo an update a journal says was killed half-way; say what was done, or None when there was none.
-
-    Call with the repository's lock held: then no update of it is running.
-    """
-    record = journal.read(top)
-    if record is None:
-        return None
-    head = git.head_or_none(top)
-    if head != record.commit:
-        journal.clear(top)
-        return (
-            f"an update interrupted at commit {record.commit[:12]} ({record.started}) left its journal, but the "
-            f"repository has moved to another commit since; it was left as it is"
+        refuse_stale_team_files(project, answers, config)
+        hidden = git.hidden_paths(top)
+        with staged.scratch_tree(top, commit) as scratch:
+            try:
+                work = load_project(scratch / project.path.relative_to(top))
+                planned, conflicts = _update_in(scratch, work, commit, answers, config, vcs_ref, conflict, quiet)
+                new_answers = read_answers(work.path)
+                objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
+            except BaseException as error:
+                if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: nothing was written, stop
+                    raise
+                raise _explain(error, project.path, commit, answers_changed=bool(answers)) from error
+        not_applied = tuple(NotApplied(write.path, HIDDEN_REASON) for write in planned if write.path in hidden)
+        planned = [write for write in planned if write.path not in hidden]
+        conflicts = tuple(conflict for conflict in conflicts if conflict.path not in hidden)
+        if not plan:
+            journal.apply(top, commit, target, planned)
+        conflicted = {conflict.path for conflict in conflicts}
+        return dataclasses.replace(
+            _result(
+                project,
+                new_answers,
+                changed=tuple(write.path for write in planned),
+                conflicts=conflicts,
+                recovered=recovered,
+                not_applied=not_applied,
+            ),
+            files=tuple((write.path, _change(write, conflicted)) for write in planned),
+            planned=plan,
+            objects=tuple(objects),
         )
-    (git.git_dir(top) / "index.lock").unlink(missing_ok=True)  # left by a git command the killed update ran
-    saved = git.snapshot(top, INTERRUPTED_REF, f"What an update interrupted at {record.started} had written")
-    git.restore(top, record.commit, branch=record.branch, ignored_before=record.ignored)
-    journal.clear(top)
-    kept = f"; what it had written is kept in {INTERRUPTED_REF}" if saved else ""
-    return (
-        f"an update to template {record.target or 'a new version'} was interrupted ({record.started}, pid "
-        f"{record.pid}); {top} is back at commit {record.commit[:12]} as it was before it{kept}"
+
+
+def _change(write: staged.Write, conflicted: set[str]) -> FileChange:
+    if write.path in conflicted:
+        return "conflict"
+    if write.before is None:
+        return "added"
+    return "removed" if write.after is None else "updated"
+
+
+def _update_in(
+    scratch: Path,
+    work: Project,
+    commit: str,
+    answers: Mapping[str, Any],
+    config: TemplateConfig,
+    vcs_ref: str | None,
+    conflict: ConflictStyle,
+    quiet: bool,
+) -> tuple[list[staged.Write], tuple[Conflict, ...]]:
+    """Update the scratch tree's project `work`; return the writes that make the team's tree the same."""
+    toolbox = Toolbox.default()
+    built_before = agreements.kustomization_problems(work.path, toolbox)
+    paths_before = git.tree_paths(scratch)
+    moved = copier_runs.update_in_place(
+        work.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet, moved_log_variable=MOVED_LOG_ENV_VAR
     )
-
-
-def _restore(top: Path, commit: str, branch: str | None, paths_before: frozenset[str], cause: BaseException) -> None:
-    try:
-        git.restore(top, commit, branch=branch, paths_before=paths_before)
-    except (GosvcError, OSError) as error:
-        raise UpdateFailedError(
-            f"the update broke off ({cause}) and putting {top} back failed ({error}); "
-            f"restore it with `git reset --hard {commit[:12]} && git clean -fd` there"
-        ) from cause
+    kept = _keep_team_work(scratch, work, commit, moved, team_owned_matcher(config.team_owned))
+    conflicts = _settle_conflicts(scratch, paths_before, {conflict.path for conflict in kept}) + kept
+    _verify_kustomizations(work.path, built_before, conflicts, toolbox)
+    return staged.writes(scratch, commit), conflicts
 
 
 def _refuse_dirty(top: Path) -> None:
@@ -239,56 +259,6 @@ def _refuse_dirty(top: Path) -> None:
             f"{top} has uncommitted changes ({shown}); commit or stash them first, "
             "so the update's changes stay separate from yours (nothing was changed)"
         )
-
-
-def _refuse_stale_team_files(project: Project, answers: Mapping[str, Any], config: TemplateConfig) -> None:
-    """Refuse a changed name that files the team owns still use: the update re-renders only the template's."""
-    owned = team_owned_matcher(config.team_owned)
-    team_files = {
-        relative: _without_comment_lines((project.path / relative).read_text(encoding="utf-8", errors="replace"))
-        for relative in _project_files(project.path)
-        if owned(relative)
-    }
-    for name, new in answers.items():
-        old = project.answers.get(name)
-        question = config.questions.get(name)
-        if question is None or question.type != "str" or question.choices or not isinstance(old, str):
-            continue
-        if old == new or len(old) < 3:
-            continue
-        # Other answers that hold this one (a registry path holding the organization) are not uses of it.
-        holders = [
-            value
-            for key, value in project.answers.items()
-            if key != name and isinstance(value, str) and old in value and value != old and key not in answers
-        ]
-        holding = [
-            relative for relative, text in team_files.items() if old in _without(text, sorted(holders, key=len)[::-1])
-        ]
-        if holding:
-            shown = ", ".join(holding[:4]) + (f" and {len(holding) - 4} more" if len(holding) > 4 else "")
-            raise UpdateRefusedError(
-                f"changing {name} from {shown_value(old)} to {shown_value(new)} re-renders only the template's "
-                f"files, but files you own still hold {shown_value(old)} ({shown}); change them in a commit first "
-                "(the update keeps them as they are), then run the update again (nothing was changed)"
-            )
-
-
-def _without_comment_lines(text: str) -> str:
-    """`text` without its YAML and Go comment lines: prose may say a name ("for example") without using it."""
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
-
-
-def _without(text: str, parts: list[str]) -> str:
-    for part in parts:
-        text = text.replace(part, "\0")
-    return text
-
-
-def _project_files(project: Path) -> list[str]:
-    listed = git.run(project, "ls-files", "-z", "--full-name", "--", ".")
-    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
-    return [name.removeprefix(prefix) for name in filter(None, listed.split("\0"))]
 
 
 def _keep_team_work(
@@ -373,6 +343,7 @@ def _result(
     changed: tuple[str, ...],
     conflicts: tuple[Conflict, ...],
     recovered: str | None,
+    not_applied: tuple[NotApplied, ...] = (),
 ) -> UpdateResult:
     return UpdateResult(
         project=project.path,
@@ -382,6 +353,7 @@ def _result(
         changed=changed,
         conflicts=conflicts,
         recovered=recovered,
+        not_applied=not_applied,
     )
 
 

@@ -61,6 +61,7 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     repo = tmp_path / "repo"
     repo.mkdir()
+    (repo / ".copier-answers.yml").write_text("service_name: repo\n")  # gosvc check runs on a generated repository
     (repo / "input.txt").write_text("one\n")
     return repo
 

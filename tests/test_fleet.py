@@ -8,6 +8,7 @@ and one outside git. Each gets its own row; none stops the others.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,12 +186,14 @@ def test_fleet_status_then_update_gives_each_repository_its_line(
     assert "outdated-4" in table and "v3.0.0" in table
 
 
-def test_find_repos_skips_dependency_folders(tmp_path: Path) -> None:
-    for folder in ("a", "b/c", "b/c/nested", "node_modules/x", "d/.git/e"):
+def test_find_repos_finds_services_at_any_depth_and_skips_dependency_folders(tmp_path: Path) -> None:
+    for folder in ("a", "b/c", "b/c/services/nested", "mono/x/y/z", "node_modules/x", "d/.git/e"):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / ".copier-answers.yml").write_text("_commit: v1.0.0\n")
 
-    assert find_repos(tmp_path) == [tmp_path / "a", tmp_path / "b/c"]
+    found = find_repos(tmp_path)
+
+    assert found == [tmp_path / name for name in ("a", "b/c", "b/c/services/nested", "mono/x/y/z")]
 
 
 @pytest.mark.parametrize(
@@ -234,3 +237,19 @@ def test_a_fleet_plan_writes_nothing_and_lists_each_repositorys_changes(
         change.startswith("deploy/overlays/prod ConfigMap/") and change.endswith(": data.GOGC (absent) -> 200")
         for change in lines["outdated"]["changes"]
     ), lines["outdated"]["changes"]
+
+
+def test_a_repository_another_user_owns_is_reported_as_such(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a repository to another user needs root (CI runs as root)")
+    repo = generate(template, tmp_path / "fleet" / "theirs", "v1.0.0")
+    for path in [repo, *repo.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+
+    status, report, _ = run_fleet(capsys, "status", str(tmp_path / "fleet"), "--template", str(template))
+
+    (line,) = report["repos"]
+    assert status == 1 and line["attention"], line
+    assert "belongs to another user" in line["skipped"] and "safe.directory" in line["skipped"]

@@ -150,7 +150,8 @@ Progress = Callable[[RepoUpdate, int, int], None]
 
 
 def find_repos(root: Path) -> list[Path]:
-    """Folders under `root` holding a Copier answers file, without looking inside one once found."""
+    """Folders under `root` holding a Copier answers file, at any depth: services inside a monorepo's folders
+    or inside another service's repository are found too."""
     return [path for path, _ in _walk(root)]
 
 
@@ -167,9 +168,7 @@ def _walk(root: Path) -> list[tuple[Path, str | None]]:
     for folder, dirs, files in os.walk(root, onerror=unreadable):
         if ANSWERS_FILE in files:
             found.append((Path(folder), None))
-            dirs.clear()
-        else:
-            dirs[:] = sorted(name for name in dirs if name not in _NOT_SEARCHED)
+        dirs[:] = sorted(name for name in dirs if name not in _NOT_SEARCHED)
     return sorted(found)
 
 
@@ -315,6 +314,14 @@ def _read_status(repo: Path, source: str, newest: str | None) -> RepoStatus:
         )
     try:
         worktree: Path | None = git.toplevel(repo)
+    except git.DubiousOwnershipError as error:  # git's safe.directory refusal, not a missing repository
+        return RepoStatus(
+            path=repo,
+            service_name=project.service_name,
+            version=project.version,
+            skipped=one_line(str(error), 300),
+            attention=True,
+        )
     except GosvcError:
         worktree = None
     if worktree is None:

@@ -63,8 +63,10 @@ class Killed:
     git_calls: int
 
 
-def update_killed(project: Path, scratch: Path, *, kill_at: int = 0, signal_name: str = "TERM") -> Killed:
-    """`gosvc update` of `project`, signalled at its `kill_at`th git command (never when 0)."""
+def update_killed(
+    project: Path, scratch: Path, *, kill_at: int = 0, signal_name: str = "TERM", vcs_ref: str | None = None
+) -> Killed:
+    """`gosvc update` of `project` (to `vcs_ref`), signalled at its `kill_at`th git command (never when 0)."""
     bin_dir = scratch / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "git").write_text(COUNTING_GIT)
@@ -80,9 +82,9 @@ def update_killed(project: Path, scratch: Path, *, kill_at: int = 0, signal_name
         "UPDATE_PID": str(pid_file),
         "REAL_GIT": REAL_GIT,
     }
-    launcher = 'echo $$ > "$UPDATE_PID"; exec "$0" update "$1" --json'
+    launcher = 'echo $$ > "$UPDATE_PID"; exec "$0" update "$@" --json'
     finished = subprocess.run(
-        ["sh", "-c", launcher, GOSVC, str(project)],
+        ["sh", "-c", launcher, GOSVC, str(project), *(["--vcs-ref", vcs_ref] if vcs_ref else [])],
         env=env,
         capture_output=True,
         text=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from generator.cli.main import main
+from generator.tools import Toolbox
 from generator.update import journal, staged
 from generator.update.fleet import find_repos, same_template
 from tests.conftest import git
@@ -253,3 +255,24 @@ def test_a_repository_another_user_owns_is_reported_as_such(
     (line,) = report["repos"]
     assert status == 1 and line["attention"], line
     assert "belongs to another user" in line["skipped"] and "safe.directory" in line["skipped"]
+
+
+def test_fleet_status_writes_its_state_as_metrics_promtool_accepts(template: Path, tmp_path: Path) -> None:
+    root = tmp_path / "fleet"
+    generate(template, root / "behind", "v1.0.0")
+    generate(template, root / "current", "v3.0.0")
+    metrics = tmp_path / "fleet.prom"
+
+    assert main(["fleet", "status", str(root), "--template", str(template), "--metrics", str(metrics)]) == 5
+
+    text = metrics.read_text()
+    linted = subprocess.run(
+        [str(Toolbox.default().find("promtool")), "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    behind = {
+        Path(line.split('path="', 1)[1].split('"', 1)[0]).name: line.rsplit(" ", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("gosvc_fleet_repository_behind{")
+    }
+    assert behind == {"behind": "1", "current": "0"}

@@ -10,6 +10,7 @@ from generator.cli.arguments import Commands, add_preset, positive
 from generator.cli.output import print_json, print_table, relative
 from generator.template.preset import load_preset, preset_path
 from generator.update.fleet import RepoUpdate, fleet_exit_status, fleet_status, fleet_status_exit_status, fleet_update
+from generator.update.fleet_metrics import write_metrics
 
 
 def add(commands: Commands) -> None:
@@ -41,6 +42,12 @@ def add(commands: Commands) -> None:
         "--plan", action="store_true", help="write nothing: list what each update would change, file and field"
     )
     add_preset(status, "list the repositories whose answers drifted from the locked answers of this preset")
+    status.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help="also write the fleet's state to FILE as Prometheus metrics, for node_exporter's textfile collector",
+    )
     status.set_defaults(handler=run_status)
     update.set_defaults(handler=run_update)
 
@@ -49,6 +56,8 @@ def run_status(args: argparse.Namespace) -> int:
     chosen = preset_path(args.preset)
     preset = None if chosen is None else load_preset(chosen)
     status = fleet_status(args.root, template=args.template, preset=preset)
+    if args.metrics is not None:
+        write_metrics(status, args.metrics)
     if args.json:
         print_json(status.as_json(with_preset=preset is not None))
         return fleet_status_exit_status(status)

@@ -60,8 +60,12 @@ def writes(scratch: Path, commit: str) -> list[Write]:
     """What turns a tree clean at `commit` into the scratch tree, ignored files aside."""
     before = git.tracked_blobs(scratch, commit)
     modes = git.tracked_modes(scratch, commit)
+    changed = git.changed_paths(scratch)
+    index: dict[str, list[str]] = {path: [] for path in changed}
+    for entry in git.index_entries(scratch, changed):  # one listing for every path, conflict stages included
+        index[entry.split("\t", 1)[1]].append(entry)
     result: list[Write] = []
-    for path in git.changed_paths(scratch):
+    for path in changed:
         file = scratch / path
         after, mode = _blob(scratch, file)
         result.append(
@@ -70,7 +74,7 @@ def writes(scratch: Path, commit: str) -> list[Write]:
                 before=before.get(path),
                 after=after,
                 mode=mode or modes.get(path, "100644"),
-                index=tuple(git.index_entries(scratch, [path])),
+                index=tuple(index[path]),
             )
         )
     return result

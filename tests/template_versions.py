@@ -27,7 +27,9 @@ CONFIGMAP = "deploy/base/config.env"
 HANDLER = "internal/api/hello.go"
 OVERLAY = "deploy/overlays/prod/kustomization.yaml"
 OLD_COMPOSE, NEW_COMPOSE = "docker-compose.yml", "compose.yaml"
-DELETED_BY_TEAM = ".dockerignore"
+DELETED_BY_TEAM = ".golangci.yml"
+"""A file the team deleted and no template version changes: it stays deleted, silently."""
+CHANGED_BY_V2 = ".dockerignore"
 REMOVED_BY_TEMPLATE = ".yamllint.yml"
 ADDED_BY_TEMPLATE = "SECURITY.md"
 TEAM_FILES = {
@@ -83,7 +85,7 @@ def build_template_versions(dest: Path) -> Path:
     renamed = compose.with_name(NEW_COMPOSE + (".jinja" if compose.suffix == ".jinja" else ""))
     git(repo, "mv", str(compose.relative_to(repo)), str(renamed.relative_to(repo)))
     renamed.write_text(V2_COMPOSE_NAME + "\n\n" + renamed.read_text())
-    dockerignore = template_file(repo, DELETED_BY_TEAM)
+    dockerignore = template_file(repo, CHANGED_BY_V2)
     dockerignore.write_text(dockerignore.read_text().replace(OLD_COMPOSE, NEW_COMPOSE))
     git(repo, "rm", "-q", str(template_file(repo, REMOVED_BY_TEMPLATE).relative_to(repo)))
     (repo / "template" / ADDED_BY_TEMPLATE).write_text("# Security\n\nReport vulnerabilities privately.\n")

@@ -20,6 +20,7 @@ from generator.update.repository import ConflictStyle, DirtyRepositoryError, Upd
 from tests.conftest import git
 from tests.template_versions import (
     ADDED_BY_TEMPLATE,
+    CHANGED_BY_V2,
     CODEOWNERS,
     CONFIGMAP,
     DELETED_BY_TEAM,
@@ -478,3 +479,74 @@ def test_the_catalog_entry_names_the_template_version_the_update_brought(team_pr
         return str(entity["metadata"]["annotations"]["gosvc/template-version"])
 
     assert (annotated(team_project), annotated(at_v2)) == ("v1.0.0", "v2.0.0")
+
+
+RENAMED_CONFIGMAP = "deploy/base/service.env"
+
+
+def rename_configmap(project: Path) -> None:
+    """The team renames config.env, as teams rename files, and points its kustomization at the new name."""
+    git(project, "mv", CONFIGMAP, RENAMED_CONFIGMAP)
+    kustomization = project / "deploy/base/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("config.env", "service.env"))
+    commit_all(project, "config.env is service.env")
+
+
+def test_a_template_change_to_a_file_the_team_renamed_lands_in_the_renamed_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rename_configmap(project)
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["status"], report["not_applied"], report["conflicts"]) == (0, "updated", [], [])
+    renamed = (project / RENAMED_CONFIGMAP).read_text()
+    assert V2_CONFIG in renamed, "the template's change arrived in the file the team renamed"
+    assert TEAM_ENV in renamed and TEAM_LOG_LEVEL in renamed, "with the team's edits kept"
+    assert not (project / CONFIGMAP).exists(), "and the template's name did not come back"
+    assert {"path": RENAMED_CONFIGMAP, "change": "updated"} in report["files"]
+
+
+@pytest.mark.parametrize("style", ["inline", "rej"])
+def test_a_collision_in_a_file_the_team_renamed_is_a_conflict_there(
+    project: Path, style: ConflictStyle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rename_configmap(project)
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v3.0.0", "--conflict", style)
+
+    rej = f"{RENAMED_CONFIGMAP}.rej" if style == "rej" else None
+    assert (status, report["conflicts"]) == (3, [{"path": RENAMED_CONFIGMAP, "rej": rej, "deleted_by_template": False}])
+    assert V3_LOG_LEVEL in ((project / rej).read_text() if rej else "") + (project / RENAMED_CONFIGMAP).read_text()
+    assert V2_CONFIG in (project / RENAMED_CONFIGMAP).read_text(), "what merged cleanly is merged"
+    assert f"UU {RENAMED_CONFIGMAP}" in git(project, "status", "--porcelain")
+    assert not (project / CONFIGMAP).exists()
+
+
+def test_a_file_the_team_renamed_and_the_template_deleted_is_kept_as_a_conflict(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renamed = REMOVED_BY_TEMPLATE.replace(".yml", ".yaml")
+    git(project, "mv", REMOVED_BY_TEMPLATE, renamed)
+    commit_all(project, "the yamllint config under its other name")
+    kept = (project / renamed).read_bytes()
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["conflicts"]) == (3, [{"path": renamed, "rej": None, "deleted_by_template": True}])
+    assert (project / renamed).read_bytes() == kept
+    assert not (project / REMOVED_BY_TEMPLATE).exists()
+
+
+def test_a_template_change_to_a_file_the_team_deleted_is_reported_not_applied(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / CHANGED_BY_V2).unlink()
+    commit_all(project, "no .dockerignore")
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, [item["path"] for item in report["not_applied"]]) == (4, [CHANGED_BY_V2])
+    assert "you deleted it" in report["not_applied"][0]["reason"]
+    assert not (project / CHANGED_BY_V2).exists(), "the team's deletion stands"
+    assert report["conflicts"] == [] and V2_CONFIG in (project / CONFIGMAP).read_text(), "the rest arrived"

@@ -58,3 +58,25 @@ def render_version(source: str, version: str, answers: Mapping[str, Any], dest: 
             skip_tasks=True,
         )
     return dest
+
+
+class LazyRender:
+    """`render_version` into a temporary folder, made the first time `path` is asked for (and removed with the
+    block): an update needs the version a repository was made from only when the team moved or deleted files."""
+
+    def __init__(self, source: str, version: str, answers: Mapping[str, Any]) -> None:
+        self._arguments = (source, version, dict(answers))
+        self._folder = tempfile.TemporaryDirectory(prefix="gosvc-previous-")
+        self._rendered: Path | None = None
+
+    def __enter__(self) -> LazyRender:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._folder.cleanup()
+
+    def path(self) -> Path:
+        if self._rendered is None:
+            source, version, answers = self._arguments
+            self._rendered = render_version(source, version, answers, Path(self._folder.name) / "previous")
+        return self._rendered

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from generator.template.copier_errors import as_gosvc_error, failed_task, is_cop
 from generator.template.source import TemplateConfig, load_config, team_owned_matcher
 from generator.template.versions import is_up_to_date, parse_version, target_version
 from generator.tools import Toolbox
-from generator.update import journal, staged
+from generator.update import journal, staged, team_shape
 from generator.update import plan as plan_of
 from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateFailedError, UpdateRefusedError
 from generator.update.plan import FieldChange
@@ -192,14 +191,18 @@ def update_project(
         with staged.scratch_tree(top, commit) as scratch:
             try:
                 work = load_project(scratch / project.path.relative_to(top))
-                planned, conflicts = _update_in(scratch, work, commit, answers, config, vcs_ref, conflict, quiet)
+                planned, conflicts, moved_away = _update_in(
+                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet
+                )
                 new_answers = read_answers(work.path)
                 objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
             except BaseException as error:
                 if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: nothing was written, stop
                     raise
                 raise _explain(error, project.path, commit, answers_changed=bool(answers)) from error
-        not_applied = tuple(NotApplied(write.path, HIDDEN_REASON) for write in planned if write.path in hidden)
+        not_applied = moved_away + tuple(
+            NotApplied(write.path, HIDDEN_REASON) for write in planned if write.path in hidden
+        )
         planned = [write for write in planned if write.path not in hidden]
         conflicts = tuple(conflict for conflict in conflicts if conflict.path not in hidden)
         if not plan:
@@ -237,18 +240,31 @@ def _update_in(
     vcs_ref: str | None,
     conflict: ConflictStyle,
     quiet: bool,
-) -> tuple[list[staged.Write], tuple[Conflict, ...]]:
+) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...]]:
     """Update the scratch tree's project `work`; return the writes that make the team's tree the same."""
     toolbox = Toolbox.default()
+    team_owned = team_owned_matcher(config.team_owned)
+    prefix = git.run(work.path, "rev-parse", "--show-prefix").strip()
     built_before = agreements.kustomization_problems(work.path, toolbox)
     paths_before = git.tree_paths(scratch)
-    moved = copier_runs.update_in_place(
-        work.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet, moved_log_variable=MOVED_LOG_ENV_VAR
-    )
-    kept = _keep_team_work(scratch, work, commit, moved, team_owned_matcher(config.team_owned))
+    with copier_runs.LazyRender(work.source, work.version, work.public_answers) as previous:
+        shape = team_shape.TeamShape(renamed={}, deleted=())
+        if team_shape.may_have_moved(scratch, prefix):
+            shape = team_shape.team_shape(scratch, prefix, commit, previous.path(), team_owned)
+            team_shape.into_template_shape(scratch, prefix, shape, previous.path())
+        moved = copier_runs.update_in_place(
+            work.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet, moved_log_variable=MOVED_LOG_ENV_VAR
+        )
+        back = team_shape.back_to_team_shape(scratch, prefix, shape, previous.path() if shape else work.path, commit)
+        kept = _keep_team_work(scratch, work, commit, moved, team_owned, previous)
+        for source, renamed in back.renamed_away:
+            base = git.write_blob(scratch, (previous.path() / source).read_bytes())
+            git.mark_deleted_by_them(scratch, prefix + renamed, base)
+        kept += tuple(Conflict(path=prefix + renamed, deleted_by_template=True) for _, renamed in back.renamed_away)
     conflicts = _settle_conflicts(scratch, paths_before, {conflict.path for conflict in kept}) + kept
     _verify_kustomizations(work.path, built_before, conflicts, toolbox)
-    return staged.writes(scratch, commit), conflicts
+    not_applied = tuple(NotApplied(prefix + path, team_shape.DELETED_REASON) for path in back.deleted_changed)
+    return staged.writes(scratch, commit), conflicts, not_applied
 
 
 def _refuse_dirty(top: Path) -> None:
@@ -262,7 +278,12 @@ def _refuse_dirty(top: Path) -> None:
 
 
 def _keep_team_work(
-    top: Path, project: Project, commit: str, moved: frozenset[str], team_owned: Callable[[str], bool]
+    top: Path,
+    project: Project,
+    commit: str,
+    moved: frozenset[str],
+    team_owned: Callable[[str], bool],
+    rendered: copier_runs.LazyRender,
 ) -> tuple[Conflict, ...]:
     """Undo what Copier did to the team's work; return the modify/delete conflicts this leaves.
 
@@ -277,25 +298,22 @@ def _keep_team_work(
     if not deleted and not appeared:
         return ()
     conflicts: list[Conflict] = []
-    with tempfile.TemporaryDirectory(prefix="gosvc-previous-") as scratch:
-        previous = copier_runs.render_version(
-            project.source, project.version, project.public_answers, Path(scratch) / "previous"
-        )
-        for path in deleted:
-            relative = path[len(prefix) :]
-            before = previous / relative
-            rendered_before = before.is_file() and not before.is_symlink()
-            if not team_owned(relative) and rendered_before and git.blob_id(top, before) == committed[path]:
-                continue  # the template deleted a file the team never changed
-            git.run(top, "checkout", commit, "--", path)
-            if not team_owned(relative):
-                base = git.write_blob(top, before.read_bytes()) if rendered_before else None
-                git.mark_deleted_by_them(top, path, base)
-                conflicts.append(Conflict(path=path, deleted_by_template=True))
-        for path in appeared:
-            relative = path[len(prefix) :]
-            if os.path.lexists(previous / relative) and not (top / path).is_dir():
-                (top / path).unlink()  # the template rendered it before, and the team deleted it
+    previous = rendered.path()
+    for path in deleted:
+        relative = path[len(prefix) :]
+        before = previous / relative
+        rendered_before = before.is_file() and not before.is_symlink()
+        if not team_owned(relative) and rendered_before and git.blob_id(top, before) == committed[path]:
+            continue  # the template deleted a file the team never changed
+        git.run(top, "checkout", commit, "--", path)
+        if not team_owned(relative):
+            base = git.write_blob(top, before.read_bytes()) if rendered_before else None
+            git.mark_deleted_by_them(top, path, base)
+            conflicts.append(Conflict(path=path, deleted_by_template=True))
+    for path in appeared:
+        relative = path[len(prefix) :]
+        if os.path.lexists(previous / relative) and not (top / path).is_dir():
+            (top / path).unlink()  # the template rendered it before, and the team deleted it
     return tuple(conflicts)
 
 

@@ -125,7 +125,7 @@ def _put(top: Path, relative: str, blob: str | None, mode: str) -> None:
     if blob is None:
         if path.is_symlink() or path.is_file():
             path.unlink()
-            _remove_empty_parents(top, path.parent)
+            remove_empty_parents(top, path.parent)
         return
     content = git.read_blob(top, blob)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def _put(top: Path, relative: str, blob: str | None, mode: str) -> None:
     partial.replace(path)
 
 
-def _remove_empty_parents(top: Path, folder: Path) -> None:
+def remove_empty_parents(top: Path, folder: Path) -> None:
     while folder != top and folder.is_relative_to(top):
         try:
             folder.rmdir()

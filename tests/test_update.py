@@ -550,3 +550,19 @@ def test_a_template_change_to_a_file_the_team_deleted_is_reported_not_applied(
     assert "you deleted it" in report["not_applied"][0]["reason"]
     assert not (project / CHANGED_BY_V2).exists(), "the team's deletion stands"
     assert report["conflicts"] == [] and V2_CONFIG in (project / CONFIGMAP).read_text(), "the rest arrived"
+
+
+def test_an_answer_edited_by_hand_is_rendered_everywhere_by_the_next_update(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers_file = project / ".copier-answers.yml"
+    answers_file.write_text(answers_file.read_text().replace("memory_limit: '128Mi'", "memory_limit: '192Mi'"))
+    commit_all(project, "more memory, straight in the answers")
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["hand_edited"], report["conflicts"]) == (0, ["memory_limit"], [])
+    deployment = (project / "deploy/base/deployment.yaml").read_text()
+    assert '"192Mi"' in deployment and '"128Mi"' not in deployment, "the manifests follow the edited answer"
+    assert read_answers(project)["memory_limit"] == "192Mi"
+    assert V2_CONFIG in (project / CONFIGMAP).read_text() and TEAM_ENV in (project / CONFIGMAP).read_text()

@@ -85,6 +85,8 @@ def _print(result: UpdateResult, seconds: float) -> None:
         return
     changed = count(len(result.changed), "file")
     print(f"Updated {name} from template {result.from_version} to {result.to_version}: {changed} changed ({seconds}s)")
+    if result.hand_edited:
+        print(f"Rendered the answers you edited by hand: {', '.join(result.hand_edited)}")
     if result.not_applied:
         print(f"{count(len(result.not_applied), 'template change')} left out:")
         for item in result.not_applied:
@@ -115,6 +117,8 @@ def _print_plan(result: UpdateResult, seconds: float) -> None:
         print(f"{name} is up to date with template {result.to_version} ({seconds}s)")
         return
     print(f"Plan for {name}, template {result.from_version} -> {result.to_version}; nothing was written ({seconds}s):")
+    if result.hand_edited:
+        print(f"  renders the answers you edited by hand: {', '.join(result.hand_edited)}")
     for path, change in result.files:
         print(f"  {change:<11}  {path}")
     for item in result.not_applied:

@@ -43,7 +43,7 @@ from generator.template.copier_errors import as_gosvc_error, failed_task, is_cop
 from generator.template.source import TemplateConfig, load_config, team_owned_matcher
 from generator.template.versions import is_up_to_date, parse_version, target_version
 from generator.tools import Toolbox
-from generator.update import journal, staged, team_shape
+from generator.update import hand_edits, journal, staged, team_shape
 from generator.update import plan as plan_of
 from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateFailedError, UpdateRefusedError
 from generator.update.plan import FieldChange
@@ -109,6 +109,8 @@ class UpdateResult:
     """Only planned (`--plan`): nothing was written."""
     objects: tuple[FieldChange, ...] = ()
     """With `--plan`: the fields of the Kubernetes objects that change, per environment."""
+    hand_edited: tuple[str, ...] = ()
+    """Answers edited by hand in the answers file since the last update, rendered by this one."""
 
     @property
     def status(self) -> Literal["updated", "up to date", "conflicts", "not applied"]:
@@ -136,6 +138,7 @@ class UpdateResult:
             "planned": self.planned,
             "files": [{"path": path, "change": change} for path, change in self.files],
             "objects": [change.as_json() for change in self.objects],
+            "hand_edited": list(self.hand_edited),
         }
 
 
@@ -184,6 +187,7 @@ def update_project(
             _refuse_downgrade(project, target)
         config = load_config(project.source, vcs_ref)
         answers = coerce(config.questions, data) if data else {}
+        project, answers, written = hand_edits.as_answer_changes(project, answers, commit)
         if not answers and is_up_to_date(project.version, target):
             return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
         refuse_stale_team_files(project, answers, config)
@@ -192,7 +196,7 @@ def update_project(
             try:
                 work = load_project(scratch / project.path.relative_to(top))
                 planned, conflicts, moved_away = _update_in(
-                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet
+                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written
                 )
                 new_answers = read_answers(work.path)
                 objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
@@ -220,6 +224,7 @@ def update_project(
             files=tuple((write.path, _change(write, conflicted)) for write in planned),
             planned=plan,
             objects=tuple(objects),
+            hand_edited=tuple(sorted(set(answers) - set(data or {}))),
         )
 
 
@@ -240,21 +245,32 @@ def _update_in(
     vcs_ref: str | None,
     conflict: ConflictStyle,
     quiet: bool,
+    written: hand_edits.Written | None,
 ) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...]]:
-    """Update the scratch tree's project `work`; return the writes that make the team's tree the same."""
+    """Update the scratch tree's project `work`; return the writes that make the team's tree the same. `written`:
+    the answers file as the last update wrote it, to put back when answers were edited by hand since."""
     toolbox = Toolbox.default()
     team_owned = team_owned_matcher(config.team_owned)
     prefix = git.run(work.path, "rev-parse", "--show-prefix").strip()
     built_before = agreements.kustomization_problems(work.path, toolbox)
     paths_before = git.tree_paths(scratch)
-    with copier_runs.LazyRender(work.source, work.version, work.public_answers) as previous:
+    rendered = Project(work.path, written.answers) if written is not None else work
+    with copier_runs.LazyRender(rendered.source, rendered.version, rendered.public_answers) as previous:
+        if written is not None:
+            hand_edits.put_back(work.path, written)
         shape = team_shape.TeamShape(renamed={}, deleted=())
         if team_shape.may_have_moved(scratch, prefix):
             shape = team_shape.team_shape(scratch, prefix, commit, previous.path(), team_owned)
             team_shape.into_template_shape(scratch, prefix, shape, previous.path())
-        moved = copier_runs.update_in_place(
-            work.path, answers, vcs_ref=vcs_ref, conflict=conflict, quiet=quiet, moved_log_variable=MOVED_LOG_ENV_VAR
-        )
+        with staged.committed_as(scratch, commit):
+            moved = copier_runs.update_in_place(
+                work.path,
+                answers,
+                vcs_ref=vcs_ref,
+                conflict=conflict,
+                quiet=quiet,
+                moved_log_variable=MOVED_LOG_ENV_VAR,
+            )
         back = team_shape.back_to_team_shape(scratch, prefix, shape, previous.path() if shape else work.path, commit)
         kept = _keep_team_work(scratch, work, commit, moved, team_owned, previous)
         for source, renamed in back.renamed_away:

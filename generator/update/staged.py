@@ -48,6 +48,27 @@ def scratch_tree(top: Path, commit: str) -> Iterator[Path]:
         discard_scratch(top)
 
 
+@contextlib.contextmanager
+def committed_as(scratch: Path, commit: str) -> Iterator[None]:
+    """What the scratch tree's index holds, committed for the block (Copier refuses a tree with uncommitted
+    changes) in a commit no branch points to; HEAD is `commit` again after it, index and files as the block left
+    them, so `writes` compares with the team's commit."""
+    if not git.run(scratch, "diff", "--cached", "--name-only", "HEAD").strip():
+        yield
+        return
+    git.run(scratch, *_THROWAWAY_IDENTITY, "commit", "--quiet", "--no-verify", "--message", "gosvc: before Copier")
+    try:
+        yield
+    finally:
+        git.run(scratch, "update-ref", "--no-deref", "HEAD", commit)
+
+
+_THROWAWAY_IDENTITY = (
+    "-c", "user.name=gosvc", "-c", "user.email=gosvc@localhost", "-c", "commit.gpgsign=false",
+    "-c", "core.hooksPath=/dev/null",
+)  # fmt: skip
+
+
 def discard_scratch(top: Path) -> None:
     """Remove the scratch work tree, one a killed update left included."""
     folder = git.git_dir(top) / SCRATCH_FOLDER

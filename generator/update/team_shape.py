@@ -23,10 +23,6 @@ from generator.runtime import git
 from generator.update.staged import remove_empty_parents
 
 DELETED_REASON = "you deleted it, and the template changed it: bring it back from the template to take the change"
-_THROWAWAY_COMMIT = (
-    "-c", "user.name=gosvc", "-c", "user.email=gosvc@localhost", "-c", "commit.gpgsign=false",
-    "-c", "core.hooksPath=/dev/null",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def team_shape(top: Path, prefix: str, commit: str, previous: Path, team_owned: 
 
 def into_template_shape(top: Path, prefix: str, shape: TeamShape, previous: Path) -> None:
     """In the scratch tree `top` (the project at `prefix`): each renamed file back at its template path, each
-    deleted one as `previous` rendered it, committed."""
+    deleted one as `previous` rendered it, in the index (see staged.committed_as)."""
     if not shape:
         return
     for source, renamed in shape.renamed.items():
@@ -82,9 +78,6 @@ def into_template_shape(top: Path, prefix: str, shape: TeamShape, previous: Path
         shutil.copy2(previous / source, top / prefix / source, follow_symlinks=False)
     if shape.deleted:
         git.run(top, "add", "--force", "--", *(prefix + source for source in shape.deleted), env=git.LITERAL_PATHS)
-    # Copier refuses a tree with uncommitted changes: the template's shape is committed in the scratch tree (a
-    # commit no branch points to), and back_to_team_shape points HEAD back at the team's commit.
-    git.run(top, *_THROWAWAY_COMMIT, "commit", "--quiet", "--no-verify", "--message", "gosvc: template shape")
 
 
 @dataclass(frozen=True)
@@ -98,11 +91,10 @@ class Outcome:
 
 
 def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: Path, commit: str) -> Outcome:
-    """After Copier: HEAD at the team's `commit` again (index and files as Copier left them), each renamed file,
-    merged, at the team's path with its index entries (conflict stages included), each deleted one gone again."""
+    """After Copier: each renamed file, merged, at the team's path with its index entries (conflict stages
+    included), each deleted one gone again."""
     if not shape:
         return Outcome(deleted_changed=(), renamed_away=())
-    git.run(top, "update-ref", "--no-deref", "HEAD", commit)
     renamed_away: list[tuple[str, str]] = []
     for source, renamed in shape.renamed.items():
         if os.path.lexists(top / prefix / source):

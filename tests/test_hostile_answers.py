@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from generator import checks
-from tests.conftest import budget
+from generator.update import hand_edits
+from tests.conftest import budget, git
 from tests.rules import DEFAULTS, LONGEST
 from tests.template_versions import fingerprint
 
@@ -228,6 +229,8 @@ def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(
 
     if question in FREE_TEXT:
         assert retyped_answers(dest, value, baseline) == []
+    written = hand_edits.as_written(dest, git(dest, "rev-parse", "HEAD").strip())
+    assert written is not None, "the digest the answers file records is that of its answers, as they read back"
     assert go_problems(dest, result_cache) == []
     if updated.returncode == 2 and "files you own still hold" in updated.stderr:
         assert fingerprint(updated_project) == before  # a name the team's own files use: refused, untouched

@@ -555,6 +555,8 @@ def test_a_template_change_to_a_file_the_team_deleted_is_reported_not_applied(
 def test_an_answer_edited_by_hand_is_rendered_everywhere_by_the_next_update(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    update_project(project, {"memory_request": "96Mi"}, vcs_ref="v1.0.0", quiet=True)  # changed the right way
+    commit_all(project, "a larger memory request")
     answers_file = project / ".copier-answers.yml"
     answers_file.write_text(answers_file.read_text().replace("memory_limit: '128Mi'", "memory_limit: '192Mi'"))
     commit_all(project, "more memory, straight in the answers")
@@ -565,4 +567,5 @@ def test_an_answer_edited_by_hand_is_rendered_everywhere_by_the_next_update(
     deployment = (project / "deploy/base/deployment.yaml").read_text()
     assert '"192Mi"' in deployment and '"128Mi"' not in deployment, "the manifests follow the edited answer"
     assert read_answers(project)["memory_limit"] == "192Mi"
+    assert '"96Mi"' in deployment and read_answers(project)["memory_request"] == "96Mi", "the --data change stays"
     assert V2_CONFIG in (project / CONFIGMAP).read_text() and TEAM_ENV in (project / CONFIGMAP).read_text()

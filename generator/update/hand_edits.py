@@ -4,13 +4,17 @@ Copier renders the version a repository was made from with the answers file as i
 (`memory_limit: 256Mi` made `384Mi`), that render differs from what was generated wherever the answer shows,
 Copier takes the difference for the team's edits, and replays the old value onto the new version: the answers say
 384Mi, the manifests keep 256Mi, and a template change on such a line is lost. gosvc finds the answers as the last
-generation or update wrote them (the answers file at the newest commit that changed its `_commit`), puts them
-back in the scratch tree, and gives Copier the edited ones as new answers: the update renders them everywhere, or
-is refused up front as any answer change is (a name the team's own files still use).
+generation or update wrote them (the newest version of the answers file whose answers match the digest it records:
+the template writes the digest, a hand edit leaves it behind), puts them back in the scratch tree, and gives Copier
+the edited ones as new answers: the update renders them everywhere, or is refused up front as any answer change is
+(a name the team's own files still use).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from generator.update.project import Project
 
 HISTORY_LIMIT = 200
 """How many commits of the answers file are read back to find the one an update wrote."""
+_DIGEST = re.compile(r"^# answers sha256: ([0-9a-f]{64})$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Written:
 
     text: str
     answers: dict[str, Any]
+    digest: str | None
+    """The digest the file records (see digest_of)."""
 
 
 def as_answer_changes(
@@ -54,21 +61,24 @@ def put_back(project: Path, written: Written) -> None:
 
 
 def as_written(project: Path, commit: str) -> Written | None:
-    """The answers file of `project` as the newest commit at or before `commit` that changed its `_commit` left
-    it; None when the history cannot say (a shallow clone ending after the update, say)."""
+    """The answers file of `project` as the last generation or update wrote it: the newest version at or before
+    `commit` whose answers match the digest it records. None when the history cannot say: a file written before
+    gosvc recorded digests, or a shallow clone that ends after the update."""
     path = git.run(project, "rev-parse", "--show-prefix").strip() + ANSWERS_FILE
     listed = git.run(project, "log", f"--max-count={HISTORY_LIMIT}", "--format=%H", commit, "--", ANSWERS_FILE).split()
-    shallow = git.run(project, "rev-parse", "--is-shallow-repository").strip() == "true"
-    versions = [_at(project, each, path) for each in listed]
-    for index, newer in enumerate(versions):
-        if newer is None:
+    for each in listed:
+        version = _at(project, each, path)
+        if version is None or version.digest is None:
             return None
-        older = versions[index + 1] if index + 1 < len(versions) else None
-        if older is None and (shallow or len(listed) == HISTORY_LIMIT):
-            return None  # the history is cut here: the commit before may have written it
-        if older is None or older.answers.get("_commit") != newer.answers.get("_commit"):
-            return newer
+        if version.digest == digest_of(version.answers):
+            return version
     return None
+
+
+def digest_of(answers: Mapping[str, Any]) -> str:
+    """What the answers file template records: the SHA-256 of the answers but Copier's own, as sorted JSON."""
+    public = {key: value for key, value in answers.items() if not key.startswith("_")}
+    return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()
 
 
 def edited(written: Written, current: dict[str, Any]) -> dict[str, Any]:
@@ -86,4 +96,7 @@ def _at(top: Path, commit: str, path: str) -> Written | None:
         answers = yaml.safe_load(text)
     except (git.GitError, yaml.YAMLError):
         return None
-    return Written(text=text, answers=answers) if isinstance(answers, dict) else None
+    if not isinstance(answers, dict):
+        return None
+    recorded = _DIGEST.search(text)
+    return Written(text=text, answers=answers, digest=recorded.group(1) if recorded else None)

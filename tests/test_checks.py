@@ -197,6 +197,17 @@ MUTATIONS = [
         "kubernetes-consistency",
         "kube-score",
     ),
+    # A team's env var added to production by position: the first container, after the first env entry.
+    mutation(
+        "overlay-patches",
+        _edit(
+            "deploy/overlays/prod/kustomization.yaml",
+            "patches:\n",
+            "patches:\n  - target:\n      kind: Deployment\n      name: orders-api\n    patch: |-\n"
+            "      - op: add\n        path: /spec/template/spec/containers/0/env/1\n"
+            "        value: {name: FEATURE_FLAGS, value: checkout-v2}\n",
+        ),
+    ),
     # checkov drops a workflow whose cancel-in-progress is an expression; the check notices.
     mutation(
         "checkov",

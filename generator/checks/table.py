@@ -18,6 +18,7 @@ from generator.checks.image import check_image
 from generator.checks.kubernetes import consistency, scanners
 from generator.checks.kubernetes.argocd import check_argocd
 from generator.checks.kubernetes.helm import check_helm
+from generator.checks.kubernetes.overlay_patches import check_overlay_patches
 from generator.checks.kubernetes.server import SERVER_VERSIONS, check_kubernetes_server
 from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import NAMED_FOLDERS, check_makefile
@@ -216,6 +217,14 @@ CHECKS: tuple[Check, ...] = (
         "selectors, probes, ports and autoscaling agree with the answers",
         (*DEPLOY, *ANSWERS, *GO_SOURCES, "Dockerfile", "prometheus/**"),
         ("kubectl", "helm"),
+    ),
+    Check(
+        "overlay-patches",
+        has("deploy"),
+        on_repo(check_overlay_patches),
+        "no JSON patch in a kustomization addresses a container, env entry, port or volume by its position",
+        DEPLOY,
+        (),
     ),
     Check(
         "argocd",

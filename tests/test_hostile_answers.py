@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from generator import checks
-from generator.update import hand_edits
+from generator.update import answer_changes
 from tests.conftest import budget, git
 from tests.rules import DEFAULTS, LONGEST
 from tests.template_versions import fingerprint
@@ -229,7 +229,7 @@ def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(
 
     if question in FREE_TEXT:
         assert retyped_answers(dest, value, baseline) == []
-    written = hand_edits.as_written(dest, git(dest, "rev-parse", "HEAD").strip())
+    written = answer_changes.as_written(dest, git(dest, "rev-parse", "HEAD").strip())
     assert written is not None, "the digest the answers file records is that of its answers, as they read back"
     assert go_problems(dest, result_cache) == []
     if updated.returncode == 2 and "files you own still hold" in updated.stderr:

@@ -43,12 +43,11 @@ from generator.template.copier_errors import as_gosvc_error, failed_task, is_cop
 from generator.template.source import TemplateConfig, load_config, team_owned_matcher
 from generator.template.versions import is_up_to_date, parse_version, target_version
 from generator.tools import Toolbox
-from generator.update import hand_edits, journal, staged, team_shape
+from generator.update import answer_changes, journal, staged, team_shape
 from generator.update import plan as plan_of
 from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateFailedError, UpdateRefusedError
 from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
-from generator.update.team_files import refuse_stale_team_files
 
 ConflictStyle = Literal["inline", "rej"]
 FileChange = Literal["added", "removed", "updated", "conflict"]
@@ -187,10 +186,10 @@ def update_project(
             _refuse_downgrade(project, target)
         config = load_config(project.source, vcs_ref)
         answers = coerce(config.questions, data) if data else {}
-        project, answers, written = hand_edits.as_answer_changes(project, answers, commit)
+        project, answers, written = answer_changes.as_answer_changes(project, answers, commit)
         if not answers and is_up_to_date(project.version, target):
             return _result(project, project.answers, changed=(), conflicts=(), recovered=recovered)
-        refuse_stale_team_files(project, answers, config)
+        answer_changes.refuse_stale_team_files(project, answers, config)
         hidden = git.hidden_paths(top)
         with staged.scratch_tree(top, commit) as scratch:
             try:
@@ -245,7 +244,7 @@ def _update_in(
     vcs_ref: str | None,
     conflict: ConflictStyle,
     quiet: bool,
-    written: hand_edits.Written | None,
+    written: answer_changes.Written | None,
 ) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...]]:
     """Update the scratch tree's project `work`; return the writes that make the team's tree the same. `written`:
     the answers file as the last update wrote it, to put back when answers were edited by hand since."""
@@ -257,7 +256,7 @@ def _update_in(
     rendered = Project(work.path, written.answers) if written is not None else work
     with copier_runs.LazyRender(rendered.source, rendered.version, rendered.public_answers) as previous:
         if written is not None:
-            hand_edits.put_back(work.path, written)
+            answer_changes.put_back(work.path, written)
         shape = team_shape.TeamShape(renamed={}, deleted=())
         if team_shape.may_have_moved(scratch, prefix):
             shape = team_shape.team_shape(scratch, prefix, commit, previous.path(), team_owned)

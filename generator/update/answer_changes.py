@@ -1,4 +1,5 @@
-"""Answers changed by hand in the answers file: rendered, as `--data` renders a changed answer, never half.
+"""Answer changes an update makes: those edited by hand in the answers file, and the refusal of a change the
+team's own files cannot follow.
 
 Copier renders the version a repository was made from with the answers file as it is now. After a hand edit
 (`memory_limit: 256Mi` made `384Mi`), that render differs from what was generated wherever the answer shows,
@@ -8,6 +9,9 @@ generation or update wrote them (the newest version of the answers file whose an
 the template writes the digest, a hand edit leaves it behind), puts them back in the scratch tree, and gives Copier
 the edited ones as new answers: the update renders them everywhere, or is refused up front as any answer change is
 (a name the team's own files still use).
+
+A changed name (given with --data, or edited by hand) that files the team owns still use is refused: the update
+re-renders only the template's files.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import yaml
 
 from generator.project.answers_file import ANSWERS_FILE
 from generator.runtime import git
+from generator.runtime.errors import shown_value
+from generator.template.source import TemplateConfig, team_owned_matcher
+from generator.update.errors import UpdateRefusedError
 from generator.update.project import Project
 
 HISTORY_LIMIT = 200
@@ -100,3 +107,53 @@ def _at(top: Path, commit: str, path: str) -> Written | None:
         return None
     recorded = _DIGEST.search(text)
     return Written(text=text, answers=answers, digest=recorded.group(1) if recorded else None)
+
+
+def refuse_stale_team_files(project: Project, answers: Mapping[str, Any], config: TemplateConfig) -> None:
+    """Refuse a changed name that files the team owns still use: the update re-renders only the template's."""
+    owned = team_owned_matcher(config.team_owned)
+    team_files = {
+        relative: _without_comment_lines((project.path / relative).read_text(encoding="utf-8", errors="replace"))
+        for relative in _project_files(project.path)
+        if owned(relative)
+    }
+    for name, new in answers.items():
+        old = project.answers.get(name)
+        question = config.questions.get(name)
+        if question is None or question.type != "str" or question.choices or not isinstance(old, str):
+            continue
+        if old == new or len(old) < 3:
+            continue
+        # Other answers that hold this one (a registry path holding the organization) are not uses of it.
+        holders = [
+            value
+            for key, value in project.answers.items()
+            if key != name and isinstance(value, str) and old in value and value != old and key not in answers
+        ]
+        holding = [
+            relative for relative, text in team_files.items() if old in _without(text, sorted(holders, key=len)[::-1])
+        ]
+        if holding:
+            shown = ", ".join(holding[:4]) + (f" and {len(holding) - 4} more" if len(holding) > 4 else "")
+            raise UpdateRefusedError(
+                f"changing {name} from {shown_value(old)} to {shown_value(new)} re-renders only the template's "
+                f"files, but files you own still hold {shown_value(old)} ({shown}); change them in a commit first "
+                "(the update keeps them as they are), then run the update again (nothing was changed)"
+            )
+
+
+def _without_comment_lines(text: str) -> str:
+    """`text` without its YAML and Go comment lines: prose may say a name ("for example") without using it."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
+
+
+def _without(text: str, parts: list[str]) -> str:
+    for part in parts:
+        text = text.replace(part, "\0")
+    return text
+
+
+def _project_files(project: Path) -> list[str]:
+    listed = git.run(project, "ls-files", "-z", "--full-name", "--", ".")
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    return [name.removeprefix(prefix) for name in filter(None, listed.split("\0"))]

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.update import hand_edits
+from generator.update import answer_changes
 from tests.conftest import budget, git
 
 KEYS = ("memory_limit", "replicas", "owner")
@@ -42,7 +42,7 @@ def _commit(repo: Path, answers: dict[str, str], message: str, digest: str | Non
 def test_the_answers_as_last_written_are_found_and_only_later_edits_count(history: list[Step]) -> None:
     with _repo() as repo:
         answers = {"_commit": "v1.0.0", "_src_path": "gh:example/gosvc", **dict.fromkeys(KEYS, "0")}
-        _commit(repo, answers, "generated", hand_edits.digest_of(answers))
+        _commit(repo, answers, "generated", answer_changes.digest_of(answers))
         written = dict(answers)
         for kind, first, second in history:
             if kind == "update":  # an update, to another version or the same one with --data, records the digest
@@ -50,12 +50,14 @@ def test_the_answers_as_last_written_are_found_and_only_later_edits_count(histor
                 written = dict(answers)
             else:  # a hand edit leaves the digest of the answers before it
                 answers = {**answers, first: second}
-            _commit(repo, answers, kind, hand_edits.digest_of(written))
+            _commit(repo, answers, kind, answer_changes.digest_of(written))
 
-        found = hand_edits.as_written(repo, git(repo, "rev-parse", "HEAD").strip())
+        found = answer_changes.as_written(repo, git(repo, "rev-parse", "HEAD").strip())
 
         assert found is not None and found.answers == written
-        assert hand_edits.edited(found, answers) == {key: answers[key] for key in KEYS if answers[key] != written[key]}
+        assert answer_changes.edited(found, answers) == {
+            key: answers[key] for key in KEYS if answers[key] != written[key]
+        }
 
 
 def test_without_the_written_version_it_cannot_tell(tmp_path: Path) -> None:
@@ -65,8 +67,8 @@ def test_without_the_written_version_it_cannot_tell(tmp_path: Path) -> None:
     origin.mkdir()
     git(origin, "init", "-q", "-b", "main")
     answers = {"_commit": "v1.0.0", "replicas": "2"}
-    _commit(origin, answers, "generated", hand_edits.digest_of(answers))
-    _commit(origin, {**answers, "replicas": "3"}, "edit", hand_edits.digest_of(answers))
+    _commit(origin, answers, "generated", answer_changes.digest_of(answers))
+    _commit(origin, {**answers, "replicas": "3"}, "edit", answer_changes.digest_of(answers))
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--depth=1", f"file://{origin}", str(clone)], check=True)
     undigested = tmp_path / "undigested"
@@ -74,9 +76,9 @@ def test_without_the_written_version_it_cannot_tell(tmp_path: Path) -> None:
     git(undigested, "init", "-q", "-b", "main")
     _commit(undigested, answers, "generated", None)
 
-    assert hand_edits.as_written(clone, git(clone, "rev-parse", "HEAD").strip()) is None
-    assert hand_edits.as_written(undigested, git(undigested, "rev-parse", "HEAD").strip()) is None
-    found = hand_edits.as_written(origin, git(origin, "rev-parse", "HEAD").strip())
+    assert answer_changes.as_written(clone, git(clone, "rev-parse", "HEAD").strip()) is None
+    assert answer_changes.as_written(undigested, git(undigested, "rev-parse", "HEAD").strip()) is None
+    found = answer_changes.as_written(origin, git(origin, "rev-parse", "HEAD").strip())
     assert found is not None and found.answers == answers, "the full history finds it"
 
 

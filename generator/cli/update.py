@@ -18,6 +18,7 @@ from generator.update.repository import (
     UpdateResult,
     update_project,
 )
+from generator.update.verify import EXIT_CHECKS_BROKEN, Verification
 
 
 def add(commands: Commands) -> None:
@@ -47,6 +48,12 @@ def add(commands: Commands) -> None:
         "(the exit status is the update's)",
     )
     update.add_argument(
+        "--verify",
+        action="store_true",
+        help="after the update, run the checks its changes concern; exit 6 when one that passed before fails now "
+        "(the repository stays as updated)",
+    )
+    update.add_argument(
         "--check",
         action="store_true",
         help="change nothing: exit 5 when a newer template version exists (for a team's CI)",
@@ -62,7 +69,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with stdout_to_stderr():
         result = update_project(
-            args.dest, data, vcs_ref=args.vcs_ref, conflict=args.conflict, quiet=args.json, plan=args.plan
+            args.dest,
+            data,
+            vcs_ref=args.vcs_ref,
+            conflict=args.conflict,
+            quiet=args.json,
+            plan=args.plan,
+            verify=args.verify,
         )
     seconds = round(time.monotonic() - started, 2)
     if args.json:
@@ -73,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         _print(result, seconds)
     if result.conflicts:
         return EXIT_CONFLICTS
+    if result.status == "checks broken":
+        return EXIT_CHECKS_BROKEN
     return EXIT_NOT_APPLIED if result.not_applied else 0
 
 
@@ -91,6 +106,8 @@ def _print(result: UpdateResult, seconds: float) -> None:
         print(f"{count(len(result.not_applied), 'template change')} left out:")
         for item in result.not_applied:
             print(f"  {item.path}  ({item.reason})")
+    if result.verification is not None:
+        _print_verification(result.verification)
     if not result.conflicts:
         print("Review the changes with `git diff`, then commit them.")
         return
@@ -98,6 +115,16 @@ def _print(result: UpdateResult, seconds: float) -> None:
     for conflict in result.conflicts:
         print(f"  {conflict.path}  ({conflict.where})")
     print("Resolve each one, mark it resolved with `git add`, then commit.")
+
+
+def _print_verification(verification: Verification) -> None:
+    print(f"Verified: {count(len(verification.ran), 'check')} the changes concern ran on the updated repository")
+    for name, reason in verification.unverified:
+        print(f"  {name} could not run: {reason}")
+    if verification.broken:
+        print(f"{count(len(verification.broken), 'check')} passed before the update and fail now:")
+        for name, output in verification.broken:
+            print(f"  {name}: " + output.replace("\n", "\n    "))
 
 
 def _check(args: argparse.Namespace) -> int:

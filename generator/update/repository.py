@@ -36,18 +36,19 @@ from typing import Any, Literal
 from generator.project import agreements, kube
 from generator.project.answers_file import read_answers
 from generator.runtime import git, signals
-from generator.runtime.errors import GosvcError, InvalidInputError, shown_value
+from generator.runtime.errors import InvalidInputError, shown_value
 from generator.template import copier_runs
 from generator.template.answers import coerce
-from generator.template.copier_errors import as_gosvc_error, failed_task, is_copier_error, refused
 from generator.template.source import TemplateConfig, load_config, team_owned_matcher
 from generator.template.versions import is_up_to_date, parse_version, target_version
 from generator.tools import Toolbox
 from generator.update import answer_changes, journal, staged, team_shape
 from generator.update import plan as plan_of
-from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateFailedError, UpdateRefusedError
+from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateRefusedError, explain
 from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
+from generator.update.verify import Verification
+from generator.update.verify import verify as verify_merged
 
 ConflictStyle = Literal["inline", "rej"]
 FileChange = Literal["added", "removed", "updated", "conflict"]
@@ -110,11 +111,15 @@ class UpdateResult:
     """With `--plan`: the fields of the Kubernetes objects that change, per environment."""
     hand_edited: tuple[str, ...] = ()
     """Answers edited by hand in the answers file since the last update, rendered by this one."""
+    verification: Verification | None = None
+    """With `--verify`: the checks run on the merged repository, and those the update broke."""
 
     @property
-    def status(self) -> Literal["updated", "up to date", "conflicts", "not applied"]:
+    def status(self) -> Literal["updated", "up to date", "conflicts", "not applied", "checks broken"]:
         if self.conflicts:
             return "conflicts"
+        if self.verification is not None and self.verification.broken:
+            return "checks broken"
         if self.not_applied:
             return "not applied"
         return "updated" if self.changed else "up to date"
@@ -138,6 +143,7 @@ class UpdateResult:
             "files": [{"path": path, "change": change} for path, change in self.files],
             "objects": [change.as_json() for change in self.objects],
             "hand_edited": list(self.hand_edited),
+            "verification": None if self.verification is None else self.verification.as_json(),
         }
 
 
@@ -158,8 +164,10 @@ def update_project(
     conflict: ConflictStyle = "inline",
     quiet: bool = False,
     plan: bool = False,
+    verify: bool = False,
 ) -> UpdateResult:
-    """Update the repository at `dest` to the newest template version (or `vcs_ref`).
+    """Update the repository at `dest` to the newest template version (or `vcs_ref`); with `verify`, then run the
+    checks its changes concern (see verify).
 
     Raises DirtyRepositoryError (nothing touched) when the repository has
     uncommitted or untracked files, RepositoryLockedError while another update
@@ -202,7 +210,7 @@ def update_project(
             except BaseException as error:
                 if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: nothing was written, stop
                     raise
-                raise _explain(error, project.path, commit, answers_changed=bool(answers)) from error
+                raise explain(error, project.path, commit, answers_changed=bool(answers)) from error
         not_applied = moved_away + tuple(
             NotApplied(write.path, HIDDEN_REASON) for write in planned if write.path in hidden
         )
@@ -210,6 +218,9 @@ def update_project(
         conflicts = tuple(conflict for conflict in conflicts if conflict.path not in hidden)
         if not plan:
             journal.apply(top, commit, target, planned)
+        verified = None
+        if verify and not plan and not conflicts and planned:
+            verified = verify_merged(top, project.path, commit, [write.path for write in planned])
         conflicted = {conflict.path for conflict in conflicts}
         return dataclasses.replace(
             _result(
@@ -224,6 +235,7 @@ def update_project(
             planned=plan,
             objects=tuple(objects),
             hand_edited=tuple(sorted(set(answers) - set(data or {}))),
+            verification=verified,
         )
 
 
@@ -388,29 +400,3 @@ def _result(
         recovered=recovered,
         not_applied=not_applied,
     )
-
-
-def _explain(error: Exception, project: Path, commit: str, *, answers_changed: bool) -> GosvcError:
-    restored = f"{project} is back at commit {commit[:12]}, as it was"
-    if isinstance(error, OverlaysBrokenError):
-        advice = (
-            "the overlays are yours: make them build with the new answers in a commit, then update again"
-            if answers_changed
-            else "the overlays are yours: adapt them to the new template version in a commit, then update again"
-        )
-        kind = UpdateRefusedError if answers_changed else UpdateFailedError
-        return kind(f"{error}; {restored}; {advice}")
-    if (task := failed_task(error)) is not None:
-        return UpdateFailedError(f"a template task or migration failed ({task}); {restored}")
-    if (refusal := refused(error)) is not None:
-        return UpdateRefusedError(f"copier refused the update: {refusal}; {restored}")
-    if is_copier_error(error) or isinstance(error, ValueError):
-        converted = as_gosvc_error(error)
-        converted.args = (f"{converted}; {restored}",)
-        return converted
-    if isinstance(error, InvalidInputError):
-        error.args = (f"{error}; {restored}",)
-        return error
-    if isinstance(error, GosvcError):
-        return UpdateFailedError(f"{error}; {restored}")
-    return UpdateFailedError(f"the update broke off ({type(error).__name__}: {error}); {restored}")

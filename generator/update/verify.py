@@ -1,0 +1,75 @@
+"""A verified update (`--verify`): the checks the update's changes concern, run on the merged repository, and each
+one that passed before the update and fails after it reported.
+
+The checks' declared inputs choose them (`checks.concerned`): an update of the alert rules runs the Prometheus
+checks, not the Go ones. They run on the merged tree with the user's result cache; only a check that does not
+pass there runs again, on the commit before the update (a scratch work tree of it), to tell a check the update
+broke from one that was failing already. The repository stays as merged: the report says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import checks
+from generator.runtime import git
+from generator.update import staged
+
+EXIT_CHECKS_BROKEN = 6
+"""Exit status of a verified update after which a check that passed before fails."""
+_SHOWN_LINES = 3
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `--verify` ran on the merged repository, and what the update broke."""
+
+    ran: tuple[str, ...]
+    broken: tuple[tuple[str, str], ...]
+    """(check, the first lines of its output) for each check that passed before the update and fails after it."""
+    unverified: tuple[tuple[str, str], ...] = ()
+    """(check, why) for each check that could not run after the update (a tool missing, say)."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ran": list(self.ran),
+            "broken": [{"check": name, "output": output} for name, output in self.broken],
+            "unverified": [{"check": name, "reason": reason} for name, reason in self.unverified],
+        }
+
+
+def verify(top: Path, project: Path, commit: str, changed: Sequence[str]) -> Verification:
+    """Run the checks that read any of `changed` (paths relative to `top`) on `project`, the update applied, and on
+    `commit`, where they do not pass after it."""
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    relative = [path.removeprefix(prefix) for path in changed if path.startswith(prefix)]
+    cache = checks.ResultCache()
+    with staged.scratch_tree(top, commit) as scratch:
+        before_project = scratch / prefix
+        names = checks.concerned(relative, project, before_project)
+        after = checks.run_checks(checks.CheckContext.from_environment(project, cache=cache), names) if names else []
+        failing = [result for result in after if result.status == checks.FAIL]
+        before = {
+            result.check: result.status
+            for result in (
+                checks.run_checks(
+                    checks.CheckContext.from_environment(before_project, cache=cache),
+                    [result.check for result in failing],
+                )
+                if failing
+                else []
+            )
+        }
+    broken = tuple(
+        (result.check, "\n".join(result.output.strip().splitlines()[:_SHOWN_LINES]))
+        for result in failing
+        if before.get(result.check) == checks.PASS
+    )
+    unverified = tuple(
+        (result.check, result.output.strip().splitlines()[0] if result.output.strip() else result.status)
+        for result in after
+        if result.status in (checks.MISSING, checks.ERROR)
+    )
+    return Verification(ran=tuple(result.check for result in after), broken=broken, unverified=unverified)

@@ -16,7 +16,8 @@ from copier.errors import TaskError
 from generator import checks
 from generator.cli.main import main
 from generator.project.answers_file import read_answers
-from generator.update.repository import ConflictStyle, DirtyRepositoryError, UpdateFailedError, update_project
+from generator.update.errors import UpdateFailedError
+from generator.update.repository import ConflictStyle, DirtyRepositoryError, update_project
 from tests.conftest import git
 from tests.template_versions import (
     ADDED_BY_TEMPLATE,

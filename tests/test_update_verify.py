@@ -2,8 +2,8 @@
 update broke is reported with exit status 6, the repository left as updated.
 
 What this proves that no cheaper test does: the verification itself, on a template release that breaks a check
-(yamllint, on trailing spaces in catalog-info.yaml) and on one that breaks none. The template and its releases are
-this working tree with one line changed each: no other update test builds them.
+(yamllint, on trailing spaces in catalog-info.yaml) and on one that breaks none, alone and across a fleet. The
+template and its releases are this working tree with one line changed each: no other update test builds them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.update.fleet import fleet_exit_status, fleet_update
 from generator.update.verify import EXIT_CHECKS_BROKEN
 from tests.conftest import git, snapshot_template
 from tests.template_versions import commit_all, generate, template_file
@@ -38,6 +39,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _release(repo: Path, tag: str) -> None:
     commit_all(repo, f"template release {tag}")
     git(repo, "tag", tag)
+    git(repo, "fetch", "-q", "origin")  # the release is on the remote the generated repositories record
 
 
 def update(project: Path, version: str) -> tuple[int, dict[str, object]]:
@@ -70,3 +72,17 @@ def test_a_verified_update_reports_the_check_it_broke_and_keeps_the_update(templ
     assert [entry["check"] for entry in verification["broken"]] == ["yamllint"]
     assert "trailing spaces" in verification["broken"][0]["output"]
     assert "# The service.   \n" in (project / CATALOG).read_text(), "the update stays, for the team to fix"
+
+
+def test_a_verified_fleet_update_names_the_check_each_repository_broke(template: Path, tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet"
+    broken = generate(template, fleet / "broken" / "orders-api", "v2.0.0")
+    fine = generate(template, fleet / "fine" / "orders-api", "v1.0.0")
+
+    results = fleet_update(fleet, template=str(template), vcs_ref="v2.0.0", verify=True)
+    assert [(result.path, result.outcome) for result in results] == [(broken, "up to date"), (fine, "updated")]
+    commit_all(fine, "update to v2.0.0")
+    results = fleet_update(fleet, template=str(template), vcs_ref="v3.0.0", verify=True)
+
+    assert [(result.outcome, result.broken) for result in results] == [("checks broken", ("yamllint",))] * 2
+    assert fleet_exit_status(results) == EXIT_CHECKS_BROKEN

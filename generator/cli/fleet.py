@@ -41,6 +41,11 @@ def add(commands: Commands) -> None:
     update.add_argument(
         "--plan", action="store_true", help="write nothing: list what each update would change, file and field"
     )
+    update.add_argument(
+        "--verify",
+        action="store_true",
+        help="each update runs the checks its changes concern (exit 6 when one that passed before fails now)",
+    )
     add_preset(status, "list the repositories whose answers drifted from the locked answers of this preset")
     status.add_argument(
         "--metrics",
@@ -89,7 +94,13 @@ def run_update(args: argparse.Namespace) -> int:
         print(f"[{done}/{total}] {relative(result.path, root)}: {_outcome_text(result)}", file=sys.stderr, flush=True)
 
     results = fleet_update(
-        root, template=args.template, jobs=args.jobs, vcs_ref=args.vcs_ref, progress=progress, plan=args.plan
+        root,
+        template=args.template,
+        jobs=args.jobs,
+        vcs_ref=args.vcs_ref,
+        progress=progress,
+        plan=args.plan,
+        verify=args.verify,
     )
     if args.json:
         print_json([result.as_json() for result in results])
@@ -112,6 +123,8 @@ def _outcome_text(result: RepoUpdate) -> str:
         return f"updated ({result.from_version} -> {result.to_version}){recovered}"
     if result.outcome == "conflicts":
         return f"conflicts ({', '.join(result.conflicts)})"
+    if result.outcome == "checks broken":
+        return f"updated ({result.from_version} -> {result.to_version}), and it broke {', '.join(result.broken)}"
     if result.outcome == "not applied":
         return f"updated without the template's changes to {', '.join(result.not_applied)}"
     if result.outcome in ("failed", "skipped"):

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,8 +33,11 @@ from generator.update import journal
 from generator.update.plan import FieldChange
 from generator.update.project import load_project
 from generator.update.repository import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_NOT_APPLIED
+from generator.update.verify import EXIT_CHECKS_BROKEN
 
-Outcome = Literal["updated", "up to date", "conflicts", "not applied", "refused (dirty)", "failed", "skipped"]
+Outcome = Literal[
+    "updated", "up to date", "conflicts", "not applied", "checks broken", "refused (dirty)", "failed", "skipped"
+]
 
 # Folders never searched for repositories: they hold dependencies or tool caches, not services.
 _NOT_SEARCHED = {".git", "node_modules", "vendor", ".venv", "__pycache__"}
@@ -128,22 +131,17 @@ class RepoUpdate:
     """Only planned: nothing was written."""
     changes: tuple[str, ...] = ()
     """With a plan: each file's change, then each deployed field's, as `gosvc update --plan` prints them."""
+    broken: tuple[str, ...] = ()
+    """With --verify: the checks that passed before the update and fail after it."""
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "service_name": self.service_name,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "from": self.from_version,
-            "to": self.to_version,
-            "conflicts": list(self.conflicts),
-            "not_applied": list(self.not_applied),
-            "recovered": self.recovered,
-            "attention": self.attention,
-            "planned": self.planned,
-            "changes": list(self.changes),
-        }
+        renamed = {"from_version": "from", "to_version": "to"}
+        return {renamed.get(item.name, item.name): _plain(getattr(self, item.name)) for item in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON holds it."""
+    return str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
 
 
 Progress = Callable[[RepoUpdate, int, int], None]
@@ -205,13 +203,14 @@ def fleet_update(
     vcs_ref: str | None = None,
     progress: Progress | None = None,
     plan: bool = False,
+    verify: bool = False,
 ) -> tuple[RepoUpdate, ...]:
     """Update every outdated repository of the fleet under `root`, `jobs` at a time.
 
     Each repository gets the guarantees of `gosvc update`: a dirty one is
     refused, a failed one is restored. One repository's failure is reported in
     its line and never stops the others. With `plan`, nothing is written: each
-    line says what the update would do.
+    line says what the update would do; with `verify`, each update runs the checks its changes concern.
     """
     if jobs < 1:
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
@@ -219,13 +218,12 @@ def fleet_update(
     target = target_version(status.template, vcs_ref) if vcs_ref else status.newest
     # Projects sharing a work tree take turns: an update restores the whole work tree when it fails.
     turns = {repo.worktree: threading.Lock() for repo in status.repos if repo.worktree}
+    flags = (*(["--plan"] if plan else []), *(["--verify"] if verify else []))
     results: list[RepoUpdate] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = [
-            pool.submit(
-                _update_one, repo, target, vcs_ref, turns[repo.worktree] if repo.worktree else _NO_TURN, plan=plan
-            )
+            pool.submit(_update_one, repo, target, vcs_ref, turns[repo.worktree] if repo.worktree else _NO_TURN, flags)
             for repo in status.repos
         ]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -239,13 +237,15 @@ def fleet_update(
 
 
 def fleet_exit_status(results: Sequence[RepoUpdate]) -> int:
-    """1 when a repository failed, was refused or needs attention, else 3 when one has conflicts, else 4 when
-    one was left without some template changes, else 0."""
+    """1 when a repository failed, was refused or needs attention, else 3 when one has conflicts, else 6 when an
+    update broke a check, else 4 when one was left without some template changes, else 0."""
     outcomes = {result.outcome for result in results}
     if outcomes & {"failed", "refused (dirty)"} or any(result.attention for result in results):
         return 1
     if "conflicts" in outcomes:
         return EXIT_CONFLICTS
+    if "checks broken" in outcomes:
+        return EXIT_CHECKS_BROKEN
     return EXIT_NOT_APPLIED if "not applied" in outcomes else 0
 
 
@@ -353,8 +353,7 @@ def _update_one(
     target: str | None,
     vcs_ref: str | None,
     turn: contextlib.AbstractContextManager[Any],
-    *,
-    plan: bool = False,
+    flags: Sequence[str] = (),
 ) -> RepoUpdate:
     def ended(outcome: Outcome, reason: str | None = None, **details: Any) -> RepoUpdate:
         return RepoUpdate(path=repo.path, service_name=repo.service_name, outcome=outcome, reason=reason, **details)
@@ -367,7 +366,7 @@ def _update_one(
         with turn:
             if repo.dirty and not repo.interrupted:
                 return ended("refused (dirty)", "uncommitted changes", from_version=repo.version)
-            report = _run_update_process(repo.path, vcs_ref, plan=plan)
+            report = _run_update_process(repo.path, vcs_ref, flags)
     except GosvcError as error:
         return ended("failed", one_line(str(error)), from_version=repo.version)
     except Exception as error:  # a bug must cost one repository, not the fleet
@@ -383,12 +382,13 @@ def _update_one(
         planned=bool(report.get("planned")),
         changes=tuple(f"{item['change']} {item['path']}" for item in report.get("files", []))
         + tuple(str(FieldChange(**item)) for item in report.get("objects", [])),
+        broken=tuple(item["check"] for item in (report.get("verification") or {}).get("broken", [])),
     )
 
 
-def _run_update_process(repo: Path, vcs_ref: str | None, *, plan: bool) -> dict[str, Any]:
-    """`gosvc update --json` on one repository, in a process of its own."""
-    command = [sys.executable, "-m", "generator", "update", str(repo), "--json", *(["--plan"] if plan else [])]
+def _run_update_process(repo: Path, vcs_ref: str | None, flags: Sequence[str]) -> dict[str, Any]:
+    """`gosvc update --json FLAGS` on one repository, in a process of its own."""
+    command = [sys.executable, "-m", "generator", "update", str(repo), "--json", *flags]
     if vcs_ref:
         command += ["--vcs-ref", vcs_ref]
     python_path = os.pathsep.join(filter(None, [str(resources.CHECKOUT), os.environ.get("PYTHONPATH")]))
@@ -401,7 +401,7 @@ def _run_update_process(repo: Path, vcs_ref: str | None, *, plan: bool) -> dict[
         check=False,
         env={**os.environ, "PYTHONPATH": python_path},
     )
-    if finished.returncode in (0, EXIT_CONFLICTS, EXIT_NOT_APPLIED):
+    if finished.returncode in (0, EXIT_CONFLICTS, EXIT_NOT_APPLIED, EXIT_CHECKS_BROKEN):
         try:
             report: dict[str, Any] = json.loads(finished.stdout)
         except json.JSONDecodeError as error:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from generator.checks.merge_leftovers import check_merge_leftovers  # noqa: E402 - needs the root on sys.path
 from generator.tools import Toolbox  # noqa: E402
 from tests.template_versions import build_template_versions, commit_all, generate  # noqa: E402
+from tests.test_checks import _edit, _regex  # noqa: E402
 
 TARGET = "v3.0.0"
 CONFIG, COMPOSE, NEW_COMPOSE = "deploy/base/config.env", "docker-compose.yml", "compose.yaml"
@@ -83,32 +84,12 @@ class Edit:
     """The template changes to the files this edit touches: each must arrive or be reported."""
 
 
-def _edit_file(name: str, old: str, new: str) -> Callable[[Project], None]:
-    def apply(project: Project) -> None:
-        path = project / name
-        text = path.read_text()
-        assert old in text, f"{old!r} not in {name}"
-        path.write_text(text.replace(old, new, 1))
-
-    return apply
-
-
 def _append(name: str, line: str) -> Callable[[Project], None]:
     def apply(project: Project) -> None:
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
         text = path.read_text() if path.exists() else ""
         path.write_text(text + ("" if not text or text.endswith("\n") else "\n") + line + "\n")
-
-    return apply
-
-
-def _regex(name: str, pattern: str, replacement: str) -> Callable[[Project], None]:
-    def apply(project: Project) -> None:
-        path = project / name
-        text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.MULTILINE)
-        assert count, f"{pattern!r} not in {name}"
-        path.write_text(text)
 
     return apply
 
@@ -196,7 +177,7 @@ CORPUS: tuple[Edit, ...] = (
     ),
     Edit(
         "config: renamed service.env",
-        _all(_rename(CONFIG, "deploy/base/service.env"), _edit_file(KUSTOMIZATION, "config.env", "service.env")),
+        _all(_rename(CONFIG, "deploy/base/service.env"), _edit(KUSTOMIZATION, "config.env", "service.env")),
         _absent(CONFIG),
         ("GOGC", "LOG_LEVEL"),
     ),
@@ -204,7 +185,7 @@ CORPUS: tuple[Edit, ...] = (
         "config: renamed and edited",
         _all(
             _rename(CONFIG, "deploy/base/service.env"),
-            _edit_file(KUSTOMIZATION, "config.env", "service.env"),
+            _edit(KUSTOMIZATION, "config.env", "service.env"),
             _append("deploy/base/service.env", "REGION=eu"),
         ),
         _has("REGION=eu", "deploy/base/service.env"),
@@ -291,7 +272,7 @@ CORPUS: tuple[Edit, ...] = (
     # files the template leaves alone: the edit must simply survive
     Edit(
         "go: a route added",
-        _edit_file("internal/api/hello.go", "func ", f"// orders: {ROUTE}\nfunc "),
+        _edit("internal/api/hello.go", "func ", f"// orders: {ROUTE}\nfunc "),
         _has("// orders:", "internal/api/hello.go"),
     ),
     Edit(

@@ -33,14 +33,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generator.checks.merge_leftovers import check_merge_leftovers  # noqa: E402 - needs the root on sys.path
-from generator.tools import Toolbox  # noqa: E402
-from tests.template_versions import build_template_versions, commit_all, generate  # noqa: E402
-from tests.test_checks import _edit, _regex  # noqa: E402
+from generator.tools import Toolbox  # noqa: E402 - as above
+from tests.template_versions import build_template_versions, commit_all, generate  # noqa: E402 - as above
+from tests.test_checks import _edit, _regex  # noqa: E402 - as above
 
 TARGET = "v3.0.0"
 CONFIG, COMPOSE, NEW_COMPOSE = "deploy/base/config.env", "docker-compose.yml", "compose.yaml"
@@ -48,6 +49,8 @@ KUSTOMIZATION = "deploy/base/kustomization.yaml"
 
 Project = Path
 Check = Callable[[Project], bool]
+Step = Callable[[Project], object]
+"""An edit's step: what it returns is ignored."""
 
 
 def _text(project: Project, *names: str) -> str:
@@ -78,13 +81,13 @@ CHANGES: dict[str, tuple[Check, tuple[str, ...]]] = {
 @dataclass(frozen=True)
 class Edit:
     name: str
-    apply: Callable[[Project], None]
+    apply: Step
     kept: Check
     changes: tuple[str, ...] = ()
     """The template changes to the files this edit touches: each must arrive or be reported."""
 
 
-def _append(name: str, line: str) -> Callable[[Project], None]:
+def _append(name: str, line: str) -> Step:
     def apply(project: Project) -> None:
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,11 +97,11 @@ def _append(name: str, line: str) -> Callable[[Project], None]:
     return apply
 
 
-def _crlf(name: str) -> Callable[[Project], None]:
+def _crlf(name: str) -> Step:
     return lambda project: (project / name).write_bytes((project / name).read_bytes().replace(b"\n", b"\r\n"))
 
 
-def _reindent(name: str) -> Callable[[Project], None]:
+def _reindent(name: str) -> Step:
     def apply(project: Project) -> None:
         lines = (project / name).read_text().splitlines(keepends=True)
         (project / name).write_text("".join(re.sub(r"^( +)", lambda m: m.group(1) * 2, line) for line in lines))
@@ -106,7 +109,7 @@ def _reindent(name: str) -> Callable[[Project], None]:
     return apply
 
 
-def _sort_lines(name: str) -> Callable[[Project], None]:
+def _sort_lines(name: str) -> Step:
     def apply(project: Project) -> None:
         lines = (project / name).read_text().splitlines()
         comments = [line for line in lines if line.startswith("#") or not line.strip()]
@@ -116,15 +119,15 @@ def _sort_lines(name: str) -> Callable[[Project], None]:
     return apply
 
 
-def _delete(name: str) -> Callable[[Project], None]:
+def _delete(name: str) -> Step:
     return lambda project: (project / name).unlink()
 
 
-def _rename(old: str, new: str) -> Callable[[Project], None]:
+def _rename(old: str, new: str) -> Step:
     return lambda project: _git(project, "mv", old, new)
 
 
-def _all(*steps: Callable[[Project], None]) -> Callable[[Project], None]:
+def _all(*steps: Step) -> Step:
     def apply(project: Project) -> None:
         for step in steps:
             step(project)
@@ -132,7 +135,7 @@ def _all(*steps: Callable[[Project], None]) -> Callable[[Project], None]:
     return apply
 
 
-def _answer(key: str, value: str) -> Callable[[Project], None]:
+def _answer(key: str, value: str) -> Step:
     return _regex(".copier-answers.yml", rf"^{key}: .*$", f"{key}: {value}")
 
 
@@ -374,7 +377,7 @@ def _left(project: Project) -> int:
     return len(found)
 
 
-def _run(tool: str, project: Project) -> tuple[int, float, dict[str, object]]:
+def _run(tool: str, project: Project) -> tuple[int, float, dict[str, Any]]:
     if tool == "gosvc":
         command = [sys.executable, "-m", "generator", "update", str(project), "--vcs-ref", TARGET, "--json"]
     else:
@@ -394,7 +397,7 @@ def _run(tool: str, project: Project) -> tuple[int, float, dict[str, object]]:
         command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
     seconds = time.monotonic() - started
-    report: dict[str, object] = {}
+    report: dict[str, Any] = {}
     if tool == "gosvc" and ran.stdout.strip():
         report = json.loads(ran.stdout)
     return ran.returncode, seconds, report | {"stderr": ran.stderr[-300:]}
@@ -406,8 +409,8 @@ def measure(edit: Edit, tool: str, base: Project, work: Path) -> Row:
     edit.apply(project)
     commit_all(project, edit.name)
     status, seconds, report = _run(tool, project)
-    not_applied = {str(item["path"]) for item in report.get("not_applied", [])}  # type: ignore[union-attr]
-    conflicts = {str(item["path"]) for item in report.get("conflicts", [])}  # type: ignore[union-attr]
+    not_applied = {str(item["path"]) for item in report.get("not_applied", [])}
+    conflicts = {str(item["path"]) for item in report.get("conflicts", [])}
     delivered, undelivered = 0, []
     for change in edit.changes:
         arrived, paths = CHANGES[change]

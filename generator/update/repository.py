@@ -282,7 +282,7 @@ def _update_in(
                 quiet=quiet,
                 moved_log_variable=MOVED_LOG_ENV_VAR,
             )
-        back = team_shape.back_to_team_shape(scratch, prefix, shape, previous.path() if shape else work.path, commit)
+        back = team_shape.back_to_team_shape(scratch, prefix, shape, previous, commit)
         kept = _keep_team_work(scratch, work, commit, moved, team_owned, previous)
         for source, renamed in back.renamed_away:
             base = git.write_blob(scratch, (previous.path() / source).read_bytes())

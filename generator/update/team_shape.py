@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.runtime import git
+from generator.template.copier_runs import LazyRender
 from generator.update.staged import remove_empty_parents
 
 DELETED_REASON = "you deleted it, and the template changed it: bring it back from the template to take the change"
@@ -90,9 +91,9 @@ class Outcome:
     """(template path, team path) of renamed files the template deleted: the team's file is kept."""
 
 
-def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: Path, commit: str) -> Outcome:
+def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: LazyRender, commit: str) -> Outcome:
     """After Copier: each renamed file, merged, at the team's path with its index entries (conflict stages
-    included), each deleted one gone again."""
+    included), each deleted one gone again (compared with `previous` first, rendered only if there is one)."""
     if not shape:
         return Outcome(deleted_changed=(), renamed_away=())
     renamed_away: list[tuple[str, str]] = []
@@ -111,7 +112,7 @@ def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: Path,
     for source in shape.deleted:
         file = top / prefix / source
         if os.path.lexists(file):
-            if not _same(file, previous / source):
+            if not _same(file, previous.path() / source):
                 changed.append(source)
             file.unlink()
             remove_empty_parents(top, file.parent)

@@ -51,17 +51,9 @@ def verify(top: Path, project: Path, commit: str, changed: Sequence[str]) -> Ver
         names = checks.concerned(relative, project, before_project)
         after = checks.run_checks(checks.CheckContext.from_environment(project, cache=cache), names) if names else []
         failing = [result for result in after if result.status == checks.FAIL]
-        before = {
-            result.check: result.status
-            for result in (
-                checks.run_checks(
-                    checks.CheckContext.from_environment(before_project, cache=cache),
-                    [result.check for result in failing],
-                )
-                if failing
-                else []
-            )
-        }
+        again = [result.check for result in failing]
+        context = checks.CheckContext.from_environment(before_project, cache=cache)
+        before = {result.check: result.status for result in (checks.run_checks(context, again) if again else [])}
     broken = tuple(
         (result.check, "\n".join(result.output.strip().splitlines()[:_SHOWN_LINES]))
         for result in failing

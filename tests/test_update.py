@@ -241,7 +241,10 @@ def test_an_up_to_date_repository_is_left_alone(
 
 @pytest.mark.parametrize("style", ["inline", "rej"])
 def test_a_moved_file_whose_edits_collide_is_a_conflict_too(project: Path, style: ConflictStyle) -> None:
-    # The team added a variable right above the port line; a new port changes that line in every version.
+    # The team set the port variable, which a new port changes in every version.
+    compose_file = project / OLD_COMPOSE
+    compose_file.write_text(compose_file.read_text().replace('HTTP_PORT: "8080"', 'HTTP_PORT: "9000"'))
+    commit_all(project, "the port the team's proxy expects")
     result = update_project(project, {"http_port": "8081"}, vcs_ref="v2.0.0", conflict=style, quiet=True)
 
     conflict = next(conflict for conflict in result.conflicts if conflict.path == NEW_COMPOSE)
@@ -570,3 +573,54 @@ def test_an_answer_edited_by_hand_is_rendered_everywhere_by_the_next_update(
     assert read_answers(project)["memory_limit"] == "192Mi"
     assert '"96Mi"' in deployment and read_answers(project)["memory_request"] == "96Mi", "the --data change stays"
     assert V2_CONFIG in (project / CONFIGMAP).read_text() and TEAM_ENV in (project / CONFIGMAP).read_text()
+
+
+def test_conflicts_a_line_merge_makes_of_unrelated_changes_are_merged_by_structure(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A setting the team appended beside the one v2 appends, and a file the team gave CRLF line endings, conflict
+    line by line (Copier leaves both conflicted); neither changes what the other side changed."""
+    append_line(project / CONFIGMAP, "REGION=eu")
+    dockerignore = project / CHANGED_BY_V2
+    dockerignore.write_bytes(dockerignore.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(project, "a region, and Windows line endings")
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["conflicts"]) == (0, [])
+    assert report["merged"] == [
+        {"path": CHANGED_BY_V2, "how": "line endings"},
+        {"path": CONFIGMAP, "how": "by setting"},
+    ]
+    config = (project / CONFIGMAP).read_text()
+    assert all(line in config for line in ("REGION=eu", V2_CONFIG, TEAM_ENV, TEAM_LOG_LEVEL)), config
+    ignored = (project / CHANGED_BY_V2).read_bytes()
+    assert NEW_COMPOSE.encode() in ignored and ignored.count(b"\n") == ignored.count(b"\r\n")
+    assert {"path": CONFIGMAP, "change": "merged"} in report["files"]
+    assert git(project, "status", "--porcelain", "--", CONFIGMAP).startswith(" M"), "an unstaged change, as any merge"
+
+
+def test_a_structural_merge_the_overlays_refute_is_left_as_the_line_merges_conflict(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator.update import verify
+
+    append_line(project / CONFIGMAP, "REGION=eu")
+    commit_all(project, "a region")
+    built = verify.agreements.kustomization_problems
+
+    def problems(repo: Path, toolbox: Any) -> dict[str, frozenset[str]]:
+        """As if the prod overlay disagreed with a base that has both settings."""
+        found = dict(built(repo, toolbox))
+        if V2_CONFIG in (repo / CONFIGMAP).read_text() and "REGION=eu" in (repo / CONFIGMAP).read_text():
+            found["deploy/overlays/prod"] = frozenset({"disagrees with the base"})
+        return found
+
+    monkeypatch.setattr(verify.agreements, "kustomization_problems", problems)
+
+    status, report, _ = run_cli(capsys, str(project), "--vcs-ref", "v2.0.0")
+
+    assert (status, report["merged"]) == (3, [])
+    assert report["conflicts"] == [{"path": CONFIGMAP, "rej": None, "deleted_by_template": False}]
+    assert "<<<<<<<" in (project / CONFIGMAP).read_text()
+    assert f"UU {CONFIGMAP}" in git(project, "status", "--porcelain")

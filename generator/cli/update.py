@@ -106,6 +106,10 @@ def _print(result: UpdateResult, seconds: float) -> None:
         print(f"{count(len(result.not_applied), 'template change')} left out:")
         for item in result.not_applied:
             print(f"  {item.path}  ({item.reason})")
+    if result.merged:
+        print(f"{count(len(result.merged), 'file')} a line merge left conflicted, merged by structure (review them):")
+        for path, how in result.merged:
+            print(f"  {path}  ({how})")
     if result.verification is not None:
         _print_verification(result.verification)
     if not result.conflicts:

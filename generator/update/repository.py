@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from generator.merge import index as merge_index
 from generator.project import agreements, kube
 from generator.project.answers_file import read_answers
 from generator.runtime import git, signals
@@ -47,11 +48,11 @@ from generator.update import plan as plan_of
 from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateRefusedError, explain
 from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
-from generator.update.verify import Verification
+from generator.update.verify import Verification, disproved
 from generator.update.verify import verify as verify_merged
 
 ConflictStyle = Literal["inline", "rej"]
-FileChange = Literal["added", "removed", "updated", "conflict"]
+FileChange = Literal["added", "removed", "updated", "merged", "conflict"]
 CONFLICT_STYLES: tuple[ConflictStyle, ...] = ("inline", "rej")
 EXIT_CONFLICTS = 3
 """Exit status of an update that left conflicts to resolve."""
@@ -113,6 +114,8 @@ class UpdateResult:
     """Answers edited by hand in the answers file since the last update, rendered by this one."""
     verification: Verification | None = None
     """With `--verify`: the checks run on the merged repository, and those the update broke."""
+    merged: tuple[tuple[str, str], ...] = ()
+    """(path, how) for each file a line merge left conflicted and a merge that knows its structure settled."""
 
     @property
     def status(self) -> Literal["updated", "up to date", "conflicts", "not applied", "checks broken"]:
@@ -144,6 +147,7 @@ class UpdateResult:
             "objects": [change.as_json() for change in self.objects],
             "hand_edited": list(self.hand_edited),
             "verification": None if self.verification is None else self.verification.as_json(),
+            "merged": [{"path": path, "how": how} for path, how in self.merged],
         }
 
 
@@ -202,8 +206,8 @@ def update_project(
         with staged.scratch_tree(top, commit) as scratch:
             try:
                 work = load_project(scratch / project.path.relative_to(top))
-                planned, conflicts, moved_away = _update_in(
-                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written
+                planned, conflicts, moved_away, settled = _update_in(
+                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written, verify
                 )
                 new_answers = read_answers(work.path)
                 objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
@@ -231,17 +235,20 @@ def update_project(
                 recovered=recovered,
                 not_applied=not_applied,
             ),
-            files=tuple((write.path, _change(write, conflicted)) for write in planned),
+            files=tuple((write.path, _change(write, conflicted, settled)) for write in planned),
             planned=plan,
             objects=tuple(objects),
             hand_edited=tuple(sorted(set(answers) - set(data or {}))),
             verification=verified,
+            merged=tuple((item.path, item.how) for item in settled if item.path not in hidden),
         )
 
 
-def _change(write: staged.Write, conflicted: set[str]) -> FileChange:
+def _change(write: staged.Write, conflicted: set[str], settled: list[merge_index.Settled]) -> FileChange:
     if write.path in conflicted:
         return "conflict"
+    if any(item.path == write.path for item in settled):
+        return "merged"
     if write.before is None:
         return "added"
     return "removed" if write.after is None else "updated"
@@ -257,9 +264,12 @@ def _update_in(
     conflict: ConflictStyle,
     quiet: bool,
     written: answer_changes.Written | None,
-) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...]]:
+    verify: bool,
+) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...], list[merge_index.Settled]]:
     """Update the scratch tree's project `work`; return the writes that make the team's tree the same. `written`:
-    the answers file as the last update wrote it, to put back when answers were edited by hand since."""
+    the answers file as the last update wrote it, to put back when answers were edited by hand since. Conflicts
+    a merge that knows the file's structure settles are kept settled when the overlays (and with `verify` the
+    checks that read them) find nothing wrong with them."""
     toolbox = Toolbox.default()
     team_owned = team_owned_matcher(config.team_owned)
     prefix = git.run(work.path, "rev-parse", "--show-prefix").strip()
@@ -289,9 +299,15 @@ def _update_in(
             git.mark_deleted_by_them(scratch, prefix + renamed, base)
         kept += tuple(Conflict(path=prefix + renamed, deleted_by_template=True) for _, renamed in back.renamed_away)
     conflicts = _settle_conflicts(scratch, paths_before, {conflict.path for conflict in kept}) + kept
+    merged = [conflict.path for conflict in conflicts if conflict.rej is None and not conflict.deleted_by_template]
+    settled = merge_index.settle(scratch, merged, toolbox)
+    wrong = disproved(scratch, work.path, commit, [item.path for item in settled], built_before, toolbox, verify)
+    merge_index.unsettle(scratch, [item for item in settled if item.path in wrong])
+    settled = [item for item in settled if item.path not in wrong]
+    conflicts = tuple(conflict for conflict in conflicts if all(conflict.path != item.path for item in settled))
     _verify_kustomizations(work.path, built_before, conflicts, toolbox)
     not_applied = tuple(NotApplied(prefix + path, team_shape.DELETED_REASON) for path in back.deleted_changed)
-    return staged.writes(scratch, commit), conflicts, not_applied
+    return staged.writes(scratch, commit), conflicts, not_applied, settled
 
 
 def _refuse_dirty(top: Path) -> None:

@@ -9,12 +9,14 @@ broke from one that was failing already. The repository stays as merged: the rep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator import checks
+from generator.project import agreements, kube
 from generator.runtime import git
+from generator.tools import Toolbox
 from generator.update import staged
 
 EXIT_CHECKS_BROKEN = 6
@@ -65,3 +67,29 @@ def verify(top: Path, project: Path, commit: str, changed: Sequence[str]) -> Ver
         if result.status in (checks.MISSING, checks.ERROR)
     )
     return Verification(ran=tuple(result.check for result in after), broken=broken, unverified=unverified)
+
+
+def disproved(
+    top: Path,
+    project: Path,
+    commit: str,
+    merged: Sequence[str],
+    built_before: Mapping[str, frozenset[str]],
+    toolbox: Toolbox,
+    run_checks: bool,
+) -> set[str]:
+    """The `merged` paths (relative to `top`) that a structure-aware merge settled and that prove wrong: every
+    manifest of an overlay that no longer builds or agrees with its base as it did, and with `run_checks` every file
+    a check reads that passed on `commit` and fails with the merge (see verify)."""
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    wrong = set()
+    deploy = [path for path in merged if path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/")]
+    if deploy:
+        after = agreements.kustomization_problems(project, toolbox)
+        if any(problems - built_before.get(name, frozenset()) for name, problems in after.items()):
+            wrong.update(deploy)
+    rest = [path for path in merged if path not in wrong]
+    if run_checks and rest:
+        broken = {name for name, _ in verify(top, project, commit, rest).broken}
+        wrong.update(path for path in rest if broken & set(checks.concerned([path.removeprefix(prefix)], project)))
+    return wrong

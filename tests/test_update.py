@@ -464,6 +464,8 @@ def test_the_plan_writes_nothing_and_is_what_the_update_then_does(
     status, applied, _ = run_cli(capsys, str(project), "--vcs-ref", version)
     assert not applied["planned"]
     assert (status, applied["files"], applied["conflicts"]) == (planned_status, plan["files"], plan["conflicts"])
+    assert plan["kept_removed"] == applied["kept_removed"] == [DELETED_BY_TEAM], "what the team deleted, kept so"
+    assert not (project / DELETED_BY_TEAM).exists()
     assert {entry["path"] for entry in plan["files"]} == {
         line[3:] for line in git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
     }, "the files the plan named are exactly those the update changed"

@@ -154,6 +154,8 @@ def _print_plan(result: UpdateResult, seconds: float) -> None:
         print(f"  {change:<11}  {path}")
     for item in result.not_applied:
         print(f"  {'not applied':<11}  {item.path}  ({item.reason})")
+    for path in result.kept_removed:
+        print(f"  {'kept removed':<11}  {path}  (you deleted it; the template did not change it)")
     if result.objects:
         print(f"What it deploys differently ({count(len(result.objects), 'field')}):")
         for field in result.objects:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from generator.merge import index as merge_index
-from generator.project import agreements, kube
+from generator.project import agreements
 from generator.project.answers_file import read_answers
 from generator.runtime import git, signals
 from generator.runtime.errors import InvalidInputError, shown_value
@@ -45,10 +45,10 @@ from generator.template.versions import is_up_to_date, parse_version, target_ver
 from generator.tools import Toolbox
 from generator.update import answer_changes, journal, staged, team_shape
 from generator.update import plan as plan_of
-from generator.update.errors import DirtyRepositoryError, OverlaysBrokenError, UpdateRefusedError, explain
+from generator.update.errors import DirtyRepositoryError, UpdateRefusedError, explain
 from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
-from generator.update.verify import Verification, disproved
+from generator.update.verify import Verification, disproved, refuse_broken_overlays
 from generator.update.verify import verify as verify_merged
 
 ConflictStyle = Literal["inline", "rej"]
@@ -116,6 +116,8 @@ class UpdateResult:
     """With `--verify`: the checks run on the merged repository, and those the update broke."""
     merged: tuple[tuple[str, str], ...] = ()
     """(path, how) for each file a line merge left conflicted and a merge that knows its structure settled."""
+    kept_removed: tuple[str, ...] = ()
+    """Files the team deleted that the template still renders, unchanged by this update: they stay deleted."""
 
     @property
     def status(self) -> Literal["updated", "up to date", "conflicts", "not applied", "checks broken"]:
@@ -148,6 +150,7 @@ class UpdateResult:
             "hand_edited": list(self.hand_edited),
             "verification": None if self.verification is None else self.verification.as_json(),
             "merged": [{"path": path, "how": how} for path, how in self.merged],
+            "kept_removed": list(self.kept_removed),
         }
 
 
@@ -206,20 +209,19 @@ def update_project(
         with staged.scratch_tree(top, commit) as scratch:
             try:
                 work = load_project(scratch / project.path.relative_to(top))
-                planned, conflicts, moved_away, settled = _update_in(
-                    scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written, verify
-                )
+                merge = _update_in(scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written, verify)
                 new_answers = read_answers(work.path)
                 objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
             except BaseException as error:
                 if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: nothing was written, stop
                     raise
                 raise explain(error, project.path, commit, answers_changed=bool(answers)) from error
-        not_applied = moved_away + tuple(
-            NotApplied(write.path, HIDDEN_REASON) for write in planned if write.path in hidden
+        not_applied = merge.not_applied + tuple(
+            NotApplied(write.path, HIDDEN_REASON) for write in merge.writes if write.path in hidden
         )
-        planned = [write for write in planned if write.path not in hidden]
-        conflicts = tuple(conflict for conflict in conflicts if conflict.path not in hidden)
+        planned = [write for write in merge.writes if write.path not in hidden]
+        conflicts = tuple(conflict for conflict in merge.conflicts if conflict.path not in hidden)
+        settled = [item for item in merge.settled if item.path not in hidden]
         if not plan:
             journal.apply(top, commit, target, planned)
         verified = None
@@ -240,8 +242,20 @@ def update_project(
             objects=tuple(objects),
             hand_edited=tuple(sorted(set(answers) - set(data or {}))),
             verification=verified,
-            merged=tuple((item.path, item.how) for item in settled if item.path not in hidden),
+            merged=tuple((item.path, item.how) for item in settled),
+            kept_removed=merge.kept_removed,
         )
+
+
+@dataclass(frozen=True)
+class _Merge:
+    """What the update did in the scratch tree, to write into the team's."""
+
+    writes: list[staged.Write]
+    conflicts: tuple[Conflict, ...]
+    not_applied: tuple[NotApplied, ...]
+    settled: list[merge_index.Settled]
+    kept_removed: tuple[str, ...]
 
 
 def _change(write: staged.Write, conflicted: set[str], settled: list[merge_index.Settled]) -> FileChange:
@@ -265,7 +279,7 @@ def _update_in(
     quiet: bool,
     written: answer_changes.Written | None,
     verify: bool,
-) -> tuple[list[staged.Write], tuple[Conflict, ...], tuple[NotApplied, ...], list[merge_index.Settled]]:
+) -> _Merge:
     """Update the scratch tree's project `work`; return the writes that make the team's tree the same. `written`:
     the answers file as the last update wrote it, to put back when answers were edited by hand since. Conflicts
     a merge that knows the file's structure settles are kept settled when the overlays (and with `verify` the
@@ -305,9 +319,10 @@ def _update_in(
     merge_index.unsettle(scratch, [item for item in settled if item.path in wrong])
     settled = [item for item in settled if item.path not in wrong]
     conflicts = tuple(conflict for conflict in conflicts if all(conflict.path != item.path for item in settled))
-    _verify_kustomizations(work.path, built_before, conflicts, toolbox)
+    refuse_broken_overlays(work.path, built_before, [conflict.path for conflict in conflicts], toolbox)
     not_applied = tuple(NotApplied(prefix + path, team_shape.DELETED_REASON) for path in back.deleted_changed)
-    return staged.writes(scratch, commit), conflicts, not_applied, settled
+    kept_removed = tuple(prefix + path for path in back.deleted_kept)
+    return _Merge(staged.writes(scratch, commit), conflicts, not_applied, settled, kept_removed)
 
 
 def _refuse_dirty(top: Path) -> None:
@@ -374,27 +389,6 @@ def _settle_conflicts(top: Path, paths_before: frozenset[str], settled: set[str]
     git.mark_unmerged(top, sorted((set(rejects) | with_markers) - unmerged))
     paths = sorted(unmerged | with_markers | set(rejects))
     return tuple(Conflict(path=path, rej=rejects.get(path)) for path in paths)
-
-
-def _verify_kustomizations(
-    project: Path, before: Mapping[str, frozenset[str]], conflicts: tuple[Conflict, ...], toolbox: Toolbox
-) -> None:
-    """Every kustomization that built and agreed with the base before the update still does.
-
-    Manifests left with conflicts do not build until someone resolves them; the
-    conflicts are reported, and resolving them is when the overlays are checked.
-    """
-    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
-    if any(conflict.path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for conflict in conflicts):
-        return
-    after = agreements.kustomization_problems(project, toolbox)
-    for name, problems in after.items():
-        earlier = before.get(name, frozenset())
-        if any(problem.startswith(agreements.BUILD_FAILED) for problem in earlier):
-            continue  # broken before the update: not the update's doing
-        new = sorted(problems - earlier)
-        if new:
-            raise OverlaysBrokenError(f"after the update, {name} {new[0]}")
 
 
 def _result(

@@ -87,6 +87,8 @@ class Outcome:
 
     deleted_changed: tuple[str, ...]
     """Deleted files the template changed: the change is not applied."""
+    deleted_kept: tuple[str, ...]
+    """Deleted files the template still renders as before: they stay deleted, as nothing changed in them."""
     renamed_away: tuple[tuple[str, str], ...]
     """(template path, team path) of renamed files the template deleted: the team's file is kept."""
 
@@ -95,7 +97,7 @@ def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: LazyR
     """After Copier: each renamed file, merged, at the team's path with its index entries (conflict stages
     included), each deleted one gone again (compared with `previous` first, rendered only if there is one)."""
     if not shape:
-        return Outcome(deleted_changed=(), renamed_away=())
+        return Outcome(deleted_changed=(), deleted_kept=(), renamed_away=())
     renamed_away: list[tuple[str, str]] = []
     for source, renamed in shape.renamed.items():
         if os.path.lexists(top / prefix / source):
@@ -109,15 +111,15 @@ def back_to_team_shape(top: Path, prefix: str, shape: TeamShape, previous: LazyR
             renamed_away.append((source, renamed))
         remove_empty_parents(top, (top / prefix / source).parent)
     changed: list[str] = []
+    kept: list[str] = []
     for source in shape.deleted:
         file = top / prefix / source
         if os.path.lexists(file):
-            if not _same(file, previous.path() / source):
-                changed.append(source)
+            (kept if _same(file, previous.path() / source) else changed).append(source)
             file.unlink()
             remove_empty_parents(top, file.parent)
     git.set_index_entries(top, [prefix + source for source in shape.deleted], [])
-    return Outcome(deleted_changed=tuple(changed), renamed_away=tuple(renamed_away))
+    return Outcome(deleted_changed=tuple(changed), deleted_kept=tuple(kept), renamed_away=tuple(renamed_away))
 
 
 def _move(top: Path, source: str, target: str) -> None:

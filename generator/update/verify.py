@@ -1,5 +1,7 @@
-"""A verified update (`--verify`): the checks the update's changes concern, run on the merged repository, and each
-one that passed before the update and fails after it reported.
+"""What proves an update's merge: every overlay still builds and agrees with its base (every update), a file merged
+by structure is refuted by the overlays or the checks that read it (see disproved), and a verified update
+(`--verify`): the checks the update's changes concern, run on the merged repository, and each one that passed
+before the update and fails after it reported.
 
 The checks' declared inputs choose them (`checks.concerned`): an update of the alert rules runs the Prometheus
 checks, not the Go ones. They run on the merged tree with the user's result cache; only a check that does not
@@ -18,6 +20,7 @@ from generator.project import agreements, kube
 from generator.runtime import git
 from generator.tools import Toolbox
 from generator.update import staged
+from generator.update.errors import OverlaysBrokenError
 
 EXIT_CHECKS_BROKEN = 6
 """Exit status of a verified update after which a check that passed before fails."""
@@ -93,3 +96,26 @@ def disproved(
         broken = {name for name, _ in verify(top, project, commit, rest).broken}
         wrong.update(path for path in rest if broken & set(checks.concerned([path.removeprefix(prefix)], project)))
     return wrong
+
+
+def refuse_broken_overlays(
+    project: Path, before: Mapping[str, frozenset[str]], conflicts: Sequence[str], toolbox: Toolbox
+) -> None:
+    """Every kustomization that built and agreed with the base before the update still does, or OverlaysBrokenError.
+
+    `conflicts`: the paths (relative to the repository root) the update left conflicted.
+
+    Manifests left with conflicts do not build until someone resolves them; the
+    conflicts are reported, and resolving them is when the overlays are checked.
+    """
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    if any(path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for path in conflicts):
+        return
+    after = agreements.kustomization_problems(project, toolbox)
+    for name, problems in after.items():
+        earlier = before.get(name, frozenset())
+        if any(problem.startswith(agreements.BUILD_FAILED) for problem in earlier):
+            continue  # broken before the update: not the update's doing
+        new = sorted(problems - earlier)
+        if new:
+            raise OverlaysBrokenError(f"after the update, {name} {new[0]}")

@@ -98,6 +98,26 @@ def snapshot_commit(dest: Path, commit: str, tag: str = "v1.0.0") -> Path:
     return _release(dest, tag)
 
 
+def two_releases(dest: Path, earlier: str) -> Path:
+    """A template repository at `dest`: commit `earlier` of this repository tagged v1.0.0, this working tree v2.0.0
+    (published: its remote is itself, as for every snapshot)."""
+    repo = snapshot_commit(dest, earlier, "v1.0.0")
+    for path in repo.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    listed = git(PROJECT_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        source = PROJECT_ROOT / name
+        if source.is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git(repo, "add", "--all")
+    git(repo, "commit", "-q", "-m", "template release v2.0.0")
+    git(repo, "tag", "v2.0.0")
+    git(repo, "fetch", "-q", "origin")
+    return repo
+
+
 def _release(dest: Path, tag: str) -> Path:
     """The files at `dest` committed in a new git repository and tagged `tag`. Its remote is itself: the location
     a repository generated from it records, as a clone of a template records its URL."""

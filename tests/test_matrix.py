@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 
 from generator import checks, resources
 from generator.matrix import variants
+from generator.matrix.updated import UpdatedFrom, update_variant
 from generator.matrix.variants import NAMED, choices, pairwise, random_variants
 from generator.template.render import new_project
-from tests.conftest import PROJECT_ROOT, budget, git
+from tests.conftest import PROJECT_ROOT, budget, git, two_releases
 from tests.rules import validated_questions, violation
+from tests.template_versions import CONFIGMAP, TEAM_LOG_LEVEL, build_template_versions
 
 BIN = Path(sys.executable).parent
 
@@ -93,11 +95,36 @@ class _MatrixTable:
                 terminalreporter.write_line(line)
 
 
-def test_gosvc_matrix_passes_every_variant(template_repo: Path, request: pytest.FixtureRequest) -> None:
+TEAM_EDITS = "mkdir -p docs && printf '# Orders team\\n' > docs/team.md && printf 'tmp/\\n' >> .dockerignore"
+"""The edits a team makes on every variant before the update: a file of its own, a line in a template file."""
+
+
+def previous_template() -> str:
+    """The commit before the newest change to the template: the release a repository generated before that change
+    was made from. A clone without it (a shallow one) cannot prove the update path, and fails saying so."""
+    paths = ("template", "includes", "hooks", "copier.yml")
+    newest = git(PROJECT_ROOT, "rev-list", "-n", "1", "HEAD", "--", *paths).strip()
+    try:
+        return git(PROJECT_ROOT, "rev-parse", "--verify", f"{newest}^").strip()
+    except subprocess.CalledProcessError:
+        pytest.fail(f"this clone lacks the parent of {newest[:12]}, the template's previous release: clone deeper")
+
+
+@pytest.fixture(scope="module")
+def released_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template before its newest change, as v1.0.0, and this working tree, as v2.0.0."""
+    return two_releases(tmp_path_factory.mktemp("released") / "gosvc", previous_template())
+
+
+def test_gosvc_matrix_passes_every_variant(released_template: Path, request: pytest.FixtureRequest) -> None:
+    """Every variant of this working tree's template passes every check, as a team has it after an update: rendered
+    at the previous release, edited (TEAM_EDITS), committed and updated to this one, which must leave no conflict
+    and no change not applied."""
     report = _MatrixTable()
     request.config.pluginmanager.register(report, "gosvc-matrix-table")
     # Two variants at once: the prometheus-e2e check of one mostly waits on its servers while the other works.
-    command = [str(BIN / "gosvc"), "matrix", "--template", str(template_repo), "--jobs", "2"]
+    command = [str(BIN / "gosvc"), "matrix", "--template", str(released_template), "--jobs", "2"]
+    command += ["--updated-from", "v1.0.0", "--vcs-ref", "v2.0.0", "--edit-with", TEAM_EDITS]
     # One random combination of the choices beyond the pairwise variants (the long profile draws twenty): random
     # free answers (names, ports, resources, SLOs) go through every check in the property test below.
     command += ["--random", str(budget(1))]
@@ -199,3 +226,21 @@ def test_random_valid_answers_pass_every_check(
         )
 
         assert _failures(project.dest, control_planes) == {}
+
+
+def test_an_update_a_variant_cannot_make_cleanly_fails_the_variant_naming_the_files(tmp_path: Path) -> None:
+    """The team's LOG_LEVEL and the template's v3 LOG_LEVEL collide in config.env: the variant fails, naming it."""
+    template = build_template_versions(tmp_path / "template")
+
+    def rendered(name: str) -> Path:
+        return new_project(
+            tmp_path / name / "orders-api", {"team": "payments"}, defaults=True, template=str(template),
+            vcs_ref="v1.0.0", quiet=True, throwaway=True,
+        ).dest  # fmt: skip
+
+    edit = f"sed -i 's/^LOG_LEVEL=.*/{TEAM_LOG_LEVEL}/' {CONFIGMAP}"
+    failed = update_variant(rendered("colliding"), UpdatedFrom("v1.0.0", edit), "v3.0.0", {})
+
+    assert failed == f"the update from v1.0.0 left conflicts in {CONFIGMAP}"
+    failed_edits = update_variant(rendered("failing"), UpdatedFrom("v1.0.0", "echo no such file >&2; exit 3"), None, {})
+    assert failed_edits == "the edits (echo no such file >&2; exit 3) failed: no such file"

@@ -8,7 +8,6 @@ repository; this working tree is v2.0.0, as users would get them.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 from generator import checks
 from generator.project import kube
 from generator.tools import Toolbox
-from tests.conftest import PROJECT_ROOT, git, snapshot_commit
+from tests.conftest import two_releases
 from tests.template_versions import commit_all, generate
 
 GOSVC = str(Path(sys.executable).parent / "gosvc")
@@ -42,25 +41,7 @@ BEFORE_INTEGRATIONS = "0207848127c7dff397ec69c5b2354d22eee696a5"
 
 @pytest.fixture(scope="module", params=EARLIER_RELEASES.values(), ids=EARLIER_RELEASES.keys())
 def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _releases(tmp_path_factory.mktemp("template") / "gosvc", request.param)
-
-
-def _releases(folder: Path, earlier: str) -> Path:
-    """A template repository: commit `earlier` of this repository tagged v1.0.0, this working tree v2.0.0."""
-    repo = snapshot_commit(folder, earlier, "v1.0.0")
-    for path in repo.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    listed = git(PROJECT_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, listed.split("\0")):
-        source = PROJECT_ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
-    commit_all(repo, "template release v2.0.0")
-    git(repo, "tag", "v2.0.0")
-    git(repo, "fetch", "-q", "origin")  # published, as new repositories need
-    return repo
+    return two_releases(tmp_path_factory.mktemp("template") / "gosvc", request.param)
 
 
 def test_a_repository_of_the_previous_release_updates_to_this_one(template: Path, tmp_path: Path) -> None:
@@ -115,7 +96,7 @@ def test_a_repository_made_before_new_questions_keeps_its_deployment(
     """The new questions take their defaults: no chart, no prometheus-operator objects and no Argo CD
     Applications appear, every kustomization renders the objects it rendered before the update, and the alert
     rules are those a new repository gets from the same answers."""
-    template = _releases(tmp_path / "gosvc", earlier)
+    template = two_releases(tmp_path / "gosvc", earlier)
     project = generate(template, tmp_path / "orders-api", "v1.0.0")
     assert not set(new_questions) & set(yaml.safe_load((project / ".copier-answers.yml").read_text()))
     toolbox = Toolbox.default()

@@ -19,7 +19,9 @@ from generator.cli.arguments import (
 )
 from generator.cli.output import print_json
 from generator.matrix.run import VariantResult, run_matrix
+from generator.matrix.updated import UpdatedFrom
 from generator.matrix.variants import Variant, pairwise, random_name, random_variants
+from generator.runtime.errors import InvalidInputError
 
 _CELLS = {checks.PASS: ".", checks.FAIL: "F", checks.MISSING: "M", checks.NOT_APPLICABLE: "-"}
 
@@ -36,6 +38,16 @@ def add(commands: Commands) -> None:
         "--random", type=non_negative, default=3, metavar="N", help="random variants besides the pairwise ones (3)"
     )
     matrix.add_argument("--seed", type=non_negative, default=0, metavar="S", help="seed of the random variants (0)")
+    matrix.add_argument(
+        "--updated-from",
+        metavar="REF",
+        help="render each variant at this older template version and update it to --vcs-ref before checking it",
+    )
+    matrix.add_argument(
+        "--edit-with",
+        metavar="COMMAND",
+        help="with --updated-from: a shell command run in each repository before the update, as the team's edits",
+    )
     add_offline_standins(matrix)
     matrix.add_argument(
         "--list", action="store_true", help="list the variants it would render and check, and run nothing"
@@ -53,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.list:
         return _list(named, as_json=args.json)
+    if args.edit_with and not args.updated_from:
+        raise InvalidInputError("--edit-with needs --updated-from: the edits are made on the older version's render")
+    updated_from = UpdatedFrom(args.updated_from, args.edit_with) if args.updated_from else None
 
     def progress(result: VariantResult, done: int, total: int) -> None:
         if not args.json:
@@ -68,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         settings=check_context(args, Path()),
         progress=progress,
+        updated_from=updated_from,
     )
     if args.json:
         print_json([result.as_json() for result in results])

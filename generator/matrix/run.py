@@ -17,6 +17,7 @@ from typing import Any
 
 from generator import checks
 from generator.checks.kubernetes.server import SERVER_VERSIONS
+from generator.matrix.updated import UpdatedFrom, split_answers, update_variant
 from generator.matrix.variants import Variant
 from generator.runtime.errors import InvalidAnswerError, InvalidInputError
 from generator.servers.control_plane import sharing_planes
@@ -58,20 +59,24 @@ def run_matrix(
     jobs: int = 1,
     settings: checks.CheckContext | None = None,
     progress: Callable[[VariantResult, int, int], None] = lambda *_: None,
+    updated_from: UpdatedFrom | None = None,
 ) -> list[VariantResult]:
     """Render each named variant into a scratch folder and run the checks on it, `jobs` variants at once, with
-    the settings (and result cache) of `settings`, whose repository is ignored."""
+    the settings (and result cache) of `settings`, whose repository is ignored; with `updated_from`, render it at
+    that older version, edit it and update it first (see updated)."""
     given = settings or checks.CheckContext.from_environment(Path())
     chosen = checks.select(only)
     if jobs < 1:
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
     source = template or default_source()
     check_renderable(source, vcs_ref)  # a template that cannot be rendered is one error, not one per variant
+    if updated_from is not None:
+        check_renderable(source, updated_from.version)
     finished = itertools.count(1)
     lock = threading.Lock()
 
     def one(name: str, variant: Variant) -> VariantResult:
-        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen], given)
+        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen], given, updated_from)
         with lock:
             progress(result, next(finished), len(variants))
         return result
@@ -86,18 +91,29 @@ def run_matrix(
 
 
 def _check_variant(
-    name: str, variant: Variant, template: str, vcs_ref: str | None, only: list[str], settings: checks.CheckContext
+    name: str,
+    variant: Variant,
+    template: str,
+    vcs_ref: str | None,
+    only: list[str],
+    settings: checks.CheckContext,
+    updated_from: UpdatedFrom | None,
 ) -> VariantResult:
     started = time.monotonic()
     answers = variant.data
     with tempfile.TemporaryDirectory(prefix="gosvc-matrix-") as scratch:
         dest = Path(scratch) / str(answers.get("service_name", "orders-api"))
         data = {"service_name": "orders-api", **answers}
+        rendered, later = (data, {}) if updated_from is None else split_answers(data, template, updated_from)
+        version = vcs_ref if updated_from is None else updated_from.version
         try:
             project = new_project(
-                dest, data, defaults=True, template=template, vcs_ref=vcs_ref, quiet=True, throwaway=True
+                dest, rendered, defaults=True, template=template, vcs_ref=version, quiet=True, throwaway=True
             )
         except InvalidAnswerError as error:  # the matrix drew an answer the template refuses
             return VariantResult(name, data, (), round(time.monotonic() - started, 1), error=str(error))
+        problem = None if updated_from is None else update_variant(project.dest, updated_from, vcs_ref, later)
+        if problem is not None:
+            return VariantResult(name, data, (), round(time.monotonic() - started, 1), error=problem)
         results = tuple(checks.run_checks(dataclasses.replace(settings, repo=project.dest), only))
     return VariantResult(name, data, results, round(time.monotonic() - started, 1))

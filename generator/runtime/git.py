@@ -84,11 +84,17 @@ def first_commit(repo: Path, message: str) -> tuple[str, bool]:
     made under FALLBACK_IDENTITY because git knows no user here). The user's hooks do not run: the files are
     what gosvc generated, and a hook that fails or asks must not leave half a repository."""
     run(repo, "init", "--quiet", "--initial-branch=main")
+    return commit_all(repo, message)
+
+
+def commit_all(repo: Path, message: str) -> tuple[str, bool]:
+    """Commit every file of `repo`'s work tree, hooks skipped: (the commit, whether it was made under
+    FALLBACK_IDENTITY because git knows no user here)."""
     run(repo, "add", "--all")
     fallback = not _knows_user(repo)
     identity = FALLBACK_IDENTITY if fallback else {}
     environment = {**identity, **{key.replace("AUTHOR", "COMMITTER"): value for key, value in identity.items()}}
-    run(repo, "commit", "--quiet", "--no-verify", "--message", message, env=environment)
+    run(repo, "commit", "--quiet", "--no-verify", "--allow-empty", "--message", message, env=environment)
     return run(repo, "rev-parse", "HEAD").strip(), fallback
 
 

@@ -366,7 +366,7 @@ def _update_one(
         with turn:
             if repo.dirty and not repo.interrupted:
                 return ended("refused (dirty)", "uncommitted changes", from_version=repo.version)
-            report = _run_update_process(repo.path, vcs_ref, flags)
+            report = run_update_process(repo.path, vcs_ref, flags)
     except GosvcError as error:
         return ended("failed", one_line(str(error)), from_version=repo.version)
     except Exception as error:  # a bug must cost one repository, not the fleet
@@ -386,8 +386,9 @@ def _update_one(
     )
 
 
-def _run_update_process(repo: Path, vcs_ref: str | None, flags: Sequence[str]) -> dict[str, Any]:
-    """`gosvc update --json FLAGS` on one repository, in a process of its own."""
+def run_update_process(repo: Path, vcs_ref: str | None, flags: Sequence[str]) -> dict[str, Any]:
+    """`gosvc update --json FLAGS` on one repository, in a process of its own (Copier changes the working directory
+    of the process it runs in): its report, or GosvcError with the reason it failed."""
     command = [sys.executable, "-m", "generator", "update", str(repo), "--json", *flags]
     if vcs_ref:
         command += ["--vcs-ref", vcs_ref]

@@ -136,3 +136,15 @@ def test_mergiraf_settles_two_imports_and_two_functions_added_at_one_place() -> 
     assert merged is not None and merged.how == "mergiraf"
     text = merged.content.decode()
     assert all(part in text for part in ('"os"', '"strings"', "func B()", "func C()"))
+
+
+def test_mergiraf_settles_two_dependency_bumps_on_adjacent_lines_of_go_mod() -> None:
+    """A team's Renovate bumps one module and the template bumps the next one: a line conflict, no collision."""
+    base = "module example.com/a\n\ngo 1.25\n\nrequire (\n\tgithub.com/x/a v1.0.0\n\tgithub.com/x/b v1.0.0\n)\n"
+    ours, theirs = base.replace("a v1.0.0", "a v1.1.0"), base.replace("b v1.0.0", "b v1.2.0")
+    assert line_merge(base, ours, theirs) is None
+    merged = three_way("go.mod", base.encode(), ours.encode(), theirs.encode(), Toolbox.default())
+    assert merged is not None and merged.how == "mergiraf"
+    assert "github.com/x/a v1.1.0" in merged.content.decode() and "github.com/x/b v1.2.0" in merged.content.decode()
+    both = base.replace("a v1.0.0", "a v1.3.0")
+    assert three_way("go.mod", base.encode(), ours.encode(), both.encode(), Toolbox.default()) is None, "a collision"

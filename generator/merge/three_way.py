@@ -5,8 +5,8 @@ the team's line endings:
 
 1. a line merge (git merge-file), when only the line endings made the conflict;
 2. a keyed merge, for env files and ignore files (see keyed);
-3. mergiraf, a merge of syntax trees, for the languages it knows and gosvc can parse the result of (Go, YAML,
-   JSON, TOML), when it is installed (`gosvc tools install mergiraf`).
+3. mergiraf, a merge of syntax trees, for the languages it knows and gosvc can parse the result of (Go, go.mod
+   and go.sum, YAML, JSON, TOML), when it is installed (`gosvc tools install --only mergiraf`).
 
 A result is kept only when it parses as its kind (see `problem`), so a merge never leaves a file that a line merge
 would have left as a conflict for someone to resolve, broken but unmarked.
@@ -15,11 +15,13 @@ would have left as a conflict for someone to resolve, broken but unmarked.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -85,6 +87,10 @@ def _is_env(name: str) -> bool:
 
 
 def _parser(name: str, toolbox: Toolbox) -> Callable[[str], object] | None:
+    if name == "go.mod":
+        return lambda body: _go_mod_parses(body, toolbox)
+    if name in ("go.sum", "go.work.sum"):
+        return _go_sum_parses
     suffix = PurePosixPath(name).suffix
     if suffix in (".yaml", ".yml"):
         return lambda body: list(yaml.safe_load_all(body))
@@ -106,3 +112,27 @@ def _go_parses(body: str, toolbox: Toolbox) -> None:
     result = subprocess.run([str(toolbox.find("gofmt")), "-e"], input=body, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ValueError(result.stderr.strip() or "gofmt failed")
+
+
+def _go_mod_parses(body: str, toolbox: Toolbox) -> None:
+    with tempfile.TemporaryDirectory(prefix="gosvc-gomod-") as folder:
+        Path(folder, "go.mod").write_text(body, encoding="utf-8")
+        result = subprocess.run(
+            [str(toolbox.find("go")), "mod", "edit", "-json"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**toolbox.environment(), "GOFLAGS": "-mod=mod"},
+        )
+    if result.returncode != 0:
+        raise ValueError(result.stderr.strip() or "go mod edit failed")
+
+
+_GO_SUM_LINE = re.compile(r"^\S+ \S+ h1:[A-Za-z0-9+/]+=*$")
+
+
+def _go_sum_parses(body: str) -> None:
+    for number, line in enumerate(body.splitlines(), 1):
+        if line and not _GO_SUM_LINE.match(line):
+            raise ValueError(f"line {number} is not `module version h1:hash`")

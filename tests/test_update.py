@@ -626,3 +626,28 @@ def test_a_structural_merge_the_overlays_refute_is_left_as_the_line_merges_confl
     assert report["conflicts"] == [{"path": CONFIGMAP, "rej": None, "deleted_by_template": False}]
     assert "<<<<<<<" in (project / CONFIGMAP).read_text()
     assert f"UU {CONFIGMAP}" in git(project, "status", "--porcelain")
+
+
+def test_the_plan_lists_the_team_owned_files_the_template_changed_and_the_update_leaves_them(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The runbook is team-owned (_skip_if_exists): a template release that changes it never writes the team's copy,
+    and the plan says so, with the reason, for the team to take what it wants of the new one."""
+    releases = tmp_path / "template"
+    git(tmp_path, "clone", "-q", str(template), str(releases))
+    git(releases, "remote", "set-url", "origin", str(releases))  # a template repository of its own, published
+    runbook = releases / "template" / "docs" / "runbooks.md.jinja"
+    runbook.write_text(runbook.read_text() + "\n## Paging\n\nPage the owning team first.\n")
+    git(releases, "commit", "-qam", "the runbook says who to page")
+    git(releases, "tag", "v4.0.0")
+    project = generate(releases, tmp_path / SERVICE, "v3.0.0", data={"owner_team": TEAM_ANSWER})
+    before = (project / "docs/runbooks.md").read_text()
+
+    status, plan, err = run_cli(capsys, str(project), "--vcs-ref", "v4.0.0", "--plan")
+    assert (status, plan["team_owned"], plan["not_applied"]) == (0, ["docs/runbooks.md"], []), err
+    main(["update", str(project), "--vcs-ref", "v4.0.0", "--plan"])
+    assert "docs/runbooks.md  (team-owned: the template changed it" in capsys.readouterr().out
+
+    status, applied, _ = run_cli(capsys, str(project), "--vcs-ref", "v4.0.0")
+    assert (status, applied["files"]) == (0, plan["files"])
+    assert (project / "docs/runbooks.md").read_text() == before, "the team's copy is left as it is"

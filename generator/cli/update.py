@@ -9,6 +9,7 @@ from pathlib import Path
 from generator.cli.arguments import Commands
 from generator.cli.output import count, print_json, stdout_to_stderr
 from generator.template.answers import parse_data_args
+from generator.update import team_shape
 from generator.update.project import check_version
 from generator.update.repository import (
     CONFLICT_STYLES,
@@ -154,6 +155,8 @@ def _print_plan(result: UpdateResult, seconds: float) -> None:
         print(f"  {change:<11}  {path}")
     for item in result.not_applied:
         print(f"  {'not applied':<11}  {item.path}  ({item.reason})")
+    for path in result.team_owned:
+        print(f"  {'not applied':<11}  {path}  ({team_shape.TEAM_OWNED_REASON})")
     for path in result.kept_removed:
         print(f"  {'kept removed':<11}  {path}  (you deleted it; the template did not change it)")
     if result.objects:

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from generator.project.kube import Rendered, render_all
+from generator.template.source import TemplateConfig
 from generator.tools import Toolbox
+from generator.update import team_shape
+from generator.update.project import Project, load_project
 
 ABSENT = "(absent)"
 _GENERATED_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
@@ -45,6 +48,16 @@ class FieldChange:
             "before": self.before,
             "after": self.after,
         }
+
+
+def planned(
+    team: Project, rendered: Project, updated: Path, config: TemplateConfig
+) -> tuple[list[FieldChange], tuple[str, ...]]:
+    """What a plan shows beyond the files the update writes: the deployed fields that change, from the team's
+    project to the `updated` one, and the team-owned files whose render the template changes from `rendered` (the
+    project as last rendered) to `updated`, which the update leaves as the team has them."""
+    objects = object_changes(team.path, updated, Toolbox.default())
+    return objects, team_shape.team_owned_changes(rendered, load_project(updated), team.path, config)
 
 
 def object_changes(before: Path, after: Path, toolbox: Toolbox) -> list[FieldChange]:

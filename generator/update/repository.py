@@ -118,6 +118,8 @@ class UpdateResult:
     """(path, how) for each file a line merge left conflicted and a merge that knows its structure settled."""
     kept_removed: tuple[str, ...] = ()
     """Files the team deleted that the template still renders, unchanged by this update: they stay deleted."""
+    team_owned: tuple[str, ...] = ()
+    """With `--plan`: team-owned files whose render the template changes, left as the team has them."""
 
     @property
     def status(self) -> Literal["updated", "up to date", "conflicts", "not applied", "checks broken"]:
@@ -151,6 +153,7 @@ class UpdateResult:
             "verification": None if self.verification is None else self.verification.as_json(),
             "merged": [{"path": path, "how": how} for path, how in self.merged],
             "kept_removed": list(self.kept_removed),
+            "team_owned": list(self.team_owned),
         }
 
 
@@ -211,7 +214,8 @@ def update_project(
                 work = load_project(scratch / project.path.relative_to(top))
                 merge = _update_in(scratch, work, commit, answers, config, vcs_ref, conflict, quiet, written, verify)
                 new_answers = read_answers(work.path)
-                objects = plan_of.object_changes(project.path, work.path, Toolbox.default()) if plan else []
+                rendered = Project(project.path, written.answers) if written is not None else project
+                objects, owned = plan_of.planned(project, rendered, work.path, config) if plan else ([], ())
             except BaseException as error:
                 if not isinstance(error, Exception):  # Ctrl-C, SIGTERM and the like: nothing was written, stop
                     raise
@@ -244,6 +248,7 @@ def update_project(
             verification=verified,
             merged=tuple((item.path, item.how) for item in settled),
             kept_removed=merge.kept_removed,
+            team_owned=tuple(git.run(project.path, "rev-parse", "--show-prefix").strip() + path for path in owned),
         )
 
 

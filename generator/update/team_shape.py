@@ -21,6 +21,8 @@ from pathlib import Path
 
 from generator.runtime import git
 from generator.template.copier_runs import LazyRender
+from generator.template.source import TemplateConfig, team_owned_matcher
+from generator.update.project import Project
 from generator.update.staged import remove_empty_parents
 
 DELETED_REASON = "you deleted it, and the template changed it: bring it back from the template to take the change"
@@ -153,3 +155,30 @@ def _same(first: Path, second: Path) -> bool:
     if first.is_symlink() or second.is_symlink():
         return first.is_symlink() and second.is_symlink() and first.readlink() == second.readlink()
     return second.is_file() and first.read_bytes() == second.read_bytes()
+
+
+TEAM_OWNED_REASON = "team-owned: the template changed it, and your copy is kept as it is; take what you want of it"
+
+
+def team_owned_changes(before: Project, after: Project, team: Path, config: TemplateConfig) -> tuple[str, ...]:
+    """The team-owned files (relative to the project) whose render differs between `before`'s template version and
+    answers and `after`'s, and whose copy in the team's project folder `team` is not the new render: what an
+    update leaves as the team has it, by design, and a plan lists."""
+    team_owned = team_owned_matcher(config.team_owned)
+    with (
+        LazyRender(before.source, before.version, before.public_answers) as old,
+        LazyRender(after.source, after.version, after.public_answers) as new,
+    ):
+        paths = {
+            path.relative_to(render.path()).as_posix()
+            for render in (old, new)
+            for path in render.path().rglob("*")
+            if path.is_file() or path.is_symlink()
+        }
+        return tuple(
+            path
+            for path in sorted(paths)
+            if team_owned(path)
+            and not _same(old.path() / path, new.path() / path)
+            and not _same(team / path, new.path() / path)
+        )

@@ -184,18 +184,18 @@ CORPUS: tuple[Edit, ...] = (
     ),
     Edit(
         "config: renamed service.env",
-        _all(_rename(CONFIG, "deploy/base/service.env"), _edit(KUSTOMIZATION, "config.env", "service.env")),
+        _all(_rename(CONFIG, SERVICE_ENV), _regex(KUSTOMIZATION, r"^(\s*)- config\.env$", r"\1- service.env")),
         _absent(CONFIG),
         ("GOGC", "LOG_LEVEL"),
     ),
     Edit(
         "config: renamed and edited",
         _all(
-            _rename(CONFIG, "deploy/base/service.env"),
-            _edit(KUSTOMIZATION, "config.env", "service.env"),
-            _append("deploy/base/service.env", "REGION=eu"),
+            _rename(CONFIG, SERVICE_ENV),
+            _regex(KUSTOMIZATION, r"^(\s*)- config\.env$", r"\1- service.env"),
+            _append(SERVICE_ENV, "REGION=eu"),
         ),
-        _has("REGION=eu", "deploy/base/service.env"),
+        _has("REGION=eu", SERVICE_ENV),
         ("GOGC", "LOG_LEVEL"),
     ),
     # docker-compose.yml, which a migration moves and the template then changes
@@ -312,7 +312,7 @@ CORPUS: tuple[Edit, ...] = (
     ),
     Edit(
         "deployment: an annotation",
-        _regex("deploy/base/deployment.yaml", r"^  labels:\n", "  annotations:\n    team: orders\n  labels:\n"),
+        _regex("deploy/base/deployment.yaml", r"^  annotations:\n", "  annotations:\n    team: orders\n"),
         _has("team: orders", "deploy/base/deployment.yaml"),
     ),
     Edit(

@@ -126,6 +126,11 @@ CASES = [
     Case("a missing argument", lambda _s, _t: ["new"], ("DEST",)),
     Case("an unknown command", lambda _s, _t: ["make"], ("make",)),
     Case("update of a folder that is no repository", lambda s, _t: ["update", str(s)], ("copier-answers",)),
+    Case(
+        "matrix edits without an older version to make them on",
+        lambda _s, t: ["matrix", "--template", str(t), "--edit-with", "true", "--random", "0"],
+        ("--edit-with", "--updated-from"),
+    ),
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from copier.errors import TaskError
 from generator import checks
 from generator.cli.main import main
 from generator.project.answers_file import read_answers
+from generator.update import verify
 from generator.update.errors import UpdateFailedError
 from generator.update.repository import ConflictStyle, DirtyRepositoryError, update_project
 from tests.conftest import git
@@ -605,8 +606,6 @@ def test_conflicts_a_line_merge_makes_of_unrelated_changes_are_merged_by_structu
 def test_a_structural_merge_the_overlays_refute_is_left_as_the_line_merges_conflict(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from generator.update import verify
-
     append_line(project / CONFIGMAP, "REGION=eu")
     commit_all(project, "a region")
     built = verify.agreements.kustomization_problems

@@ -17,7 +17,7 @@ from typing import Any
 
 from generator import checks
 from generator.checks.kubernetes.server import SERVER_VERSIONS
-from generator.matrix.updated import UpdatedFrom, split_answers, update_variant
+from generator.matrix.updated import UpdatedFrom, asked_at, split_answers, update_variant
 from generator.matrix.variants import Variant
 from generator.runtime.errors import InvalidAnswerError, InvalidInputError
 from generator.servers.control_plane import sharing_planes
@@ -70,13 +70,16 @@ def run_matrix(
         raise InvalidInputError(f"--jobs must be at least 1 (got {jobs})")
     source = template or default_source()
     check_renderable(source, vcs_ref)  # a template that cannot be rendered is one error, not one per variant
+    asked = frozenset[str]()
     if updated_from is not None:
         check_renderable(source, updated_from.version)
+        asked = asked_at(source, updated_from)
     finished = itertools.count(1)
     lock = threading.Lock()
 
     def one(name: str, variant: Variant) -> VariantResult:
-        result = _check_variant(name, variant, source, vcs_ref, [check.name for check in chosen], given, updated_from)
+        only_names = [check.name for check in chosen]
+        result = _check_variant(name, variant, source, vcs_ref, only_names, given, updated_from, asked)
         with lock:
             progress(result, next(finished), len(variants))
         return result
@@ -98,13 +101,15 @@ def _check_variant(
     only: list[str],
     settings: checks.CheckContext,
     updated_from: UpdatedFrom | None,
+    asked: frozenset[str],
 ) -> VariantResult:
+    """`asked`: the questions of the older version of `updated_from`."""
     started = time.monotonic()
     answers = variant.data
     with tempfile.TemporaryDirectory(prefix="gosvc-matrix-") as scratch:
         dest = Path(scratch) / str(answers.get("service_name", "orders-api"))
         data = {"service_name": "orders-api", **answers}
-        rendered, later = (data, {}) if updated_from is None else split_answers(data, template, updated_from)
+        rendered, later = (data, {}) if updated_from is None else split_answers(data, asked)
         version = vcs_ref if updated_from is None else updated_from.version
         try:
             project = new_project(

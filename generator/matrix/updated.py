@@ -29,11 +29,13 @@ class UpdatedFrom:
     """A shell command run in the rendered repository, whose changes are committed as the team's."""
 
 
-def split_answers(
-    data: Mapping[str, Any], template: str, updated_from: UpdatedFrom
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def asked_at(template: str, updated_from: UpdatedFrom) -> frozenset[str]:
+    """The questions the older version asks: read once per matrix, for every variant."""
+    return frozenset(load_questions(template, updated_from.version))
+
+
+def split_answers(data: Mapping[str, Any], asked: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The answers the older version asks, and those it does not know yet (given to the update as --data)."""
-    asked = load_questions(template, updated_from.version)
     return (
         {key: value for key, value in data.items() if key in asked},
         {key: value for key, value in data.items() if key not in asked},

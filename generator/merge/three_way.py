@@ -43,20 +43,20 @@ class Merged:
 def three_way(path: str, base: bytes, ours: bytes, theirs: bytes, toolbox: Toolbox) -> Merged | None:
     """The merge of the team's `ours` and the template's `theirs` from `base`, or None when none of the merges
     settles it (or the file is not text they can read)."""
-    texts = [Text.decoded(content) for content in (base, ours, theirs)]
-    old, mine, new = texts
+    old, mine, new = (Text.decoded(content) for content in (base, ours, theirs))
     if old is None or mine is None or new is None:
         return None
-    for how, merge in _merges(path, eol_only=len({text.newline for text in (old, mine, new)}) > 1, toolbox=toolbox):
+    endings_differ = len({text.newline for text in (old, mine, new)}) > 1
+    for how, merge in _merges(path, endings_differ=endings_differ, toolbox=toolbox):
         body = merge(old.body, mine.body, new.body)
         if body is not None and problem(path, body, toolbox) is None:
             return Merged(mine.encoded(body), how)
     return None
 
 
-def _merges(path: str, *, eol_only: bool, toolbox: Toolbox) -> list[tuple[str, Merge]]:
+def _merges(path: str, *, endings_differ: bool, toolbox: Toolbox) -> list[tuple[str, Merge]]:
     name = PurePosixPath(path).name
-    merges: list[tuple[str, Merge]] = [("line endings", line_merge)] if eol_only else []
+    merges: list[tuple[str, Merge]] = [("line endings", line_merge)] if endings_differ else []
     if _is_env(name):
         merges.append(("by setting", keyed.merge_env))
     elif name.startswith(".") and name.endswith("ignore"):

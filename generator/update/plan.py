@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.project.kube import Rendered, render_all
+from generator.runtime import git
 from generator.template.source import TemplateConfig
 from generator.tools import Toolbox
 from generator.update import team_shape
@@ -55,9 +56,12 @@ def planned(
 ) -> tuple[list[FieldChange], tuple[str, ...]]:
     """What a plan shows beyond the files the update writes: the deployed fields that change, from the team's
     project to the `updated` one, and the team-owned files whose render the template changes from `rendered` (the
-    project as last rendered) to `updated`, which the update leaves as the team has them."""
+    project as last rendered) to `updated`, which the update leaves as the team has them (relative to the repository
+    root, as the update's other paths)."""
     objects = object_changes(team.path, updated, Toolbox.default())
-    return objects, team_shape.team_owned_changes(rendered, load_project(updated), team.path, config)
+    prefix = git.run(team.path, "rev-parse", "--show-prefix").strip()
+    owned = team_shape.team_owned_changes(rendered, load_project(updated), team.path, config)
+    return objects, tuple(prefix + path for path in owned)
 
 
 def object_changes(before: Path, after: Path, toolbox: Toolbox) -> list[FieldChange]:

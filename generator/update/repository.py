@@ -248,7 +248,7 @@ def update_project(
             verification=verified,
             merged=tuple((item.path, item.how) for item in settled),
             kept_removed=merge.kept_removed,
-            team_owned=tuple(git.run(project.path, "rev-parse", "--show-prefix").strip() + path for path in owned),
+            team_owned=owned,
         )
 
 

@@ -87,10 +87,8 @@ def disproved(
     prefix = git.run(project, "rev-parse", "--show-prefix").strip()
     wrong = set()
     deploy = [path for path in merged if path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/")]
-    if deploy:
-        after = agreements.kustomization_problems(project, toolbox)
-        if any(problems - built_before.get(name, frozenset()) for name, problems in after.items()):
-            wrong.update(deploy)
+    if deploy and _newly_broken_overlays(project, built_before, toolbox):
+        wrong.update(deploy)
     rest = [path for path in merged if path not in wrong]
     if run_checks and rest:
         broken = {name for name, _ in verify(top, project, commit, rest).broken}
@@ -111,11 +109,19 @@ def refuse_broken_overlays(
     prefix = git.run(project, "rev-parse", "--show-prefix").strip()
     if any(path.removeprefix(prefix).startswith(f"{kube.DEPLOY}/") for path in conflicts):
         return
-    after = agreements.kustomization_problems(project, toolbox)
-    for name, problems in after.items():
+    broken = _newly_broken_overlays(project, before, toolbox)
+    if broken:
+        raise OverlaysBrokenError(f"after the update, {broken[0]}")
+
+
+def _newly_broken_overlays(project: Path, before: Mapping[str, frozenset[str]], toolbox: Toolbox) -> list[str]:
+    """Each kustomization that built before and now has a problem it did not have, with the first such problem."""
+    broken = []
+    for name, problems in agreements.kustomization_problems(project, toolbox).items():
         earlier = before.get(name, frozenset())
         if any(problem.startswith(agreements.BUILD_FAILED) for problem in earlier):
             continue  # broken before the update: not the update's doing
         new = sorted(problems - earlier)
         if new:
-            raise OverlaysBrokenError(f"after the update, {name} {new[0]}")
+            broken.append(f"{name} {new[0]}")
+    return broken

@@ -57,6 +57,8 @@ def add(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.edit_with and not args.updated_from:
+        raise InvalidInputError("--edit-with needs --updated-from: the edits are made on the older version's render")
     only = only_checks(args)
     named = [(variant.name, variant) for variant in pairwise()]
     named += [
@@ -65,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.list:
         return _list(named, as_json=args.json)
-    if args.edit_with and not args.updated_from:
-        raise InvalidInputError("--edit-with needs --updated-from: the edits are made on the older version's render")
     updated_from = UpdatedFrom(args.updated_from, args.edit_with) if args.updated_from else None
 
     def progress(result: VariantResult, done: int, total: int) -> None:

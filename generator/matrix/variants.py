@@ -5,8 +5,12 @@ variants that also vary the free answers (names, ports, resources, replicas) wit
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import itertools
+import json
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ import yaml
 
 from generator import resources
 from generator.runtime.errors import InvalidInputError
+from generator.runtime.user_cache import cache_folder
 
 FREE_TEXT_VALUES: Mapping[str, Sequence[Any]] = {"cpu_limit": ("none", "1")}
 """The values the matrix gives questions answered in free text, besides their choices: no CPU limit, and one."""
@@ -57,13 +62,14 @@ NAMED: Mapping[str, Mapping[str, Any]] = {
     "gitlab-ci": {"ci_system": "gitlab-ci"},
     "jenkins": {"ci_system": "jenkins"},
     # Every integration at once: the chart beside the overlays, prometheus-operator beside annotations, Argo CD,
-    # OpenTelemetry tracing, gRPC beside HTTP.
+    # OpenTelemetry tracing, gRPC beside HTTP, PostgreSQL.
     "integrations": {
         "deploy_format": "both",
         "monitoring": "both",
         "gitops": "argocd",
         "tracing": "otlp",
         "api": "both",
+        "database": "postgres",
     },
     # The chart alone, no kustomize: every check reads the deployment from it. gRPC alone: the probes ask the
     # health service, and nothing serves HTTP but /metrics.
@@ -108,9 +114,27 @@ def each_value() -> list[Variant]:
 
 def pairwise(factors: Sequence[str] | None = None) -> list[Variant]:
     """A small set of variants holding every pair of values of `factors` (every choice when None; greedy covering
-    array), starting from the NAMED ones."""
-    factors = tuple(choices()) if factors is None else factors
+    array), starting from the NAMED ones. The greedy search weighs every combination of values (seconds of CPU), so
+    its rows are kept in the user's cache, keyed by everything they are computed from: the factors, their values
+    and the NAMED variants."""
+    factors = tuple(choices()) if factors is None else tuple(factors)
     domains = [choices()[factor] for factor in factors]
+    inputs = json.dumps([factors, domains, sorted(NAMED.items())], sort_keys=True, default=str)
+    kept = cache_folder("pairwise") / f"{hashlib.sha256(inputs.encode()).hexdigest()[:32]}.json"
+    try:
+        rows = [tuple(row) for row in json.loads(kept.read_text(encoding="utf-8"))]
+    except (OSError, ValueError):
+        rows = _covering_rows(factors, domains)
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the search again
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(rows), encoding="utf-8")
+            partial.replace(kept)
+    return [variant(**dict(zip(factors, row, strict=True))) for row in rows]
+
+
+def _covering_rows(factors: Sequence[str], domains: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """The NAMED variants' rows, then greedily the row that holds the most pairs of values no row holds yet."""
     uncovered = {
         (i, a, j, b) for i, j in itertools.combinations(range(len(factors)), 2) for a in domains[i] for b in domains[j]
     }
@@ -122,7 +146,7 @@ def pairwise(factors: Sequence[str] | None = None) -> list[Variant]:
         best = max(candidates, key=lambda row: len(_pairs(row) & uncovered))
         uncovered -= _pairs(best)
         chosen.append(best)
-    return [variant(**dict(zip(factors, row, strict=True))) for row in chosen]
+    return chosen
 
 
 def _pairs(row: Sequence[Any]) -> set[tuple[int, Any, int, Any]]:

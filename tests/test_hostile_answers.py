@@ -196,7 +196,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], question: str, whe
     assert any(name in lines[0] for name in named), (where, lines[0])
 
 
-@settings(max_examples=budget(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(20), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=hostile_answers())
 @example(case=("organization", "1e5"))  # text YAML 1.2 reads as a number, which the answers file once wrote plain
 def test_a_hostile_answer_is_refused_in_one_line_or_renders_clean_output(

@@ -50,7 +50,7 @@ if [ "$count" -eq "${KILL_AT:-0}" ]; then
 fi
 exec "$REAL_GIT" "$@"
 """
-POINTS = {"TERM": budget(5), "HUP": budget(3), "KILL": budget(8)}
+POINTS = {"TERM": budget(3), "HUP": budget(2), "KILL": budget(5)}
 """How many kill points each signal is tried at, spread evenly over the update's git commands (SIGKILL, which
 leaves a half-written repository to the journal, at the most; SIGTERM and SIGHUP share one handler). The long
 profile tries each at twenty times as many points: nearly every git command."""

@@ -650,3 +650,26 @@ def test_the_plan_lists_the_team_owned_files_the_template_changed_and_the_update
     status, applied, _ = run_cli(capsys, str(project), "--vcs-ref", "v4.0.0")
     assert (status, applied["files"]) == (0, plan["files"])
     assert (project / "docs/runbooks.md").read_text() == before, "the team's copy is left as it is"
+
+
+def test_an_answer_turns_the_database_on_and_turning_it_off_is_refused_while_the_teams_files_use_it(
+    at_v2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(at_v2, tmp_path / SERVICE)
+
+    result = update_project(project, {"database": "postgres"}, vcs_ref="v2.0.0", quiet=True)
+    assert result.status == "updated"
+    assert (project / "internal/database/migrate.go").is_file()
+    assert (project / "internal/api/greetings.go").is_file(), "the example comes with it, as the team's"
+    vetted = subprocess.run(["go", "vet", "./..."], cwd=project, capture_output=True, text=True, check=False)
+    assert vetted.returncode == 0, vetted.stderr
+    commit_all(project, "a database")
+    before = fingerprint(project)
+
+    # The example, now the team's, uses the pool: the update cannot take the database away from under it.
+    status = main(["update", str(project), "--vcs-ref", "v2.0.0", "--data", "database=none"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "break the Go build of files you own" in err and "internal/api/greetings.go" in err, err
+    assert "Traceback" not in err
+    assert fingerprint(project) == before

@@ -48,7 +48,7 @@ from generator.update import plan as plan_of
 from generator.update.errors import DirtyRepositoryError, UpdateRefusedError, explain
 from generator.update.plan import FieldChange
 from generator.update.project import Project, load_project
-from generator.update.verify import Verification, disproved, refuse_broken_overlays
+from generator.update.verify import Verification, disproved, refuse_broken_build, refuse_broken_overlays
 from generator.update.verify import verify as verify_merged
 
 ConflictStyle = Literal["inline", "rej"]
@@ -325,6 +325,8 @@ def _update_in(
     settled = [item for item in settled if item.path not in wrong]
     conflicts = tuple(conflict for conflict in conflicts if all(conflict.path != item.path for item in settled))
     refuse_broken_overlays(work.path, built_before, [conflict.path for conflict in conflicts], toolbox)
+    if answers and not conflicts:  # a conflicted file does not build until it is resolved
+        refuse_broken_build(scratch, work.path, commit, toolbox)
     not_applied = tuple(NotApplied(prefix + path, team_shape.DELETED_REASON) for path in back.deleted_changed)
     kept_removed = tuple(prefix + path for path in back.deleted_kept)
     return _Merge(staged.writes(scratch, commit), conflicts, not_applied, settled, kept_removed)

@@ -1,5 +1,6 @@
-"""What proves an update's merge: every overlay still builds and agrees with its base (every update), a file merged
-by structure is refuted by the overlays or the checks that read it (see disproved), and a verified update
+"""What proves an update's merge: every overlay still builds and agrees with its base (every update), the Go code
+still builds with its tests after a change of answers (which no update carries into the files the team owns), a
+file merged by structure is refuted by the overlays or the checks that read it (see disproved), and a verified update
 (`--verify`): the checks the update's changes concern, run on the merged repository, and each one that passed
 before the update and fails after it reported.
 
@@ -20,7 +21,7 @@ from generator.project import agreements, kube
 from generator.runtime import git
 from generator.tools import Toolbox
 from generator.update import staged
-from generator.update.errors import OverlaysBrokenError
+from generator.update.errors import OverlaysBrokenError, UpdateRefusedError
 
 EXIT_CHECKS_BROKEN = 6
 """Exit status of a verified update after which a check that passed before fails."""
@@ -112,6 +113,29 @@ def refuse_broken_overlays(
     broken = _newly_broken_overlays(project, before, toolbox)
     if broken:
         raise OverlaysBrokenError(f"after the update, {broken[0]}")
+
+
+def refuse_broken_build(top: Path, project: Path, commit: str, toolbox: Toolbox) -> None:
+    """After a change of answers that deletes Go files, the Go code builds with its tests (`go vet ./...`) where it
+    did on `commit`, or UpdateRefusedError: files the team owns may use what the change turns off (a database's
+    example wired into the API), and the update rewrites none of them. A change that deletes no Go file takes
+    nothing away from them, and costs no build."""
+    deleted = git.run(top, "diff", "--name-only", "--diff-filter=D", commit, "--", "*.go")
+    if not deleted.strip() or not (project / "go.mod").is_file():
+        return
+    after = toolbox.run("go", "vet", "./...", cwd=project)
+    if after.returncode == 0:
+        return
+    prefix = git.run(project, "rev-parse", "--show-prefix").strip()
+    with staged.scratch_tree(top, commit) as before:
+        if toolbox.run("go", "vet", "./...", cwd=before / prefix).returncode != 0:
+            return  # it did not build before either: not this update's doing
+    lines = [line.strip() for line in after.stderr.splitlines() if line.strip() and not line.startswith("#")]
+    first = lines[0] if lines else "go vet ./... failed"
+    raise UpdateRefusedError(
+        f"the changed answers break the Go build of files you own, which no update rewrites ({first}); change them "
+        "in a commit first (nothing was changed)"
+    )
 
 
 def _newly_broken_overlays(project: Path, before: Mapping[str, frozenset[str]], toolbox: Toolbox) -> list[str]:

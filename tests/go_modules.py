@@ -2,12 +2,14 @@
 
 A set is a Go version crossed with the features that import modules (`dependency_set` in
 includes/go_modules.jinja names it). go.mod.jinja and go.sum.jinja include the pair of the set the answers
-select, from includes/gomod/ and includes/gosum/. `python -m tests.go_modules` rewrites every pair from DIRECT
-through `go get` and `go mod tidy`; tests/test_go_modules.py proves each pair tidy as rendered.
+select, from includes/gomod/ and includes/gosum/. `python -m tests.go_modules [SET...]` rewrites every pair (or
+those named) from DIRECT through `go get` and `go mod tidy`; tests/test_go_modules.py proves each pair tidy as
+rendered.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -22,6 +24,7 @@ from tests.conftest import PROJECT_ROOT, snapshot_template
 
 INCLUDES = PROJECT_ROOT / "includes"
 GO_VERSIONS = ("1.26", "1.25")
+DATABASES = ("none", "postgres")
 
 # The modules the generated code imports, at the newest version whose go.mod asks for no newer Go than the
 # repository's go line (a newer one would raise it, and `go mod tidy -diff` would fail).
@@ -43,6 +46,7 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
         },
         "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.72.0"},
+        "postgres": {"github.com/jackc/pgx/v5": "v5.13.0", "github.com/pressly/goose/v3": "v3.30.1"},
     },
     "1.25": {
         "base": {"github.com/prometheus/client_golang": "v1.24.1"},
@@ -61,6 +65,7 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
         },
         "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.71.0"},
+        "postgres": {"github.com/jackc/pgx/v5": "v5.13.0", "github.com/pressly/goose/v3": "v3.27.0"},
     },
 }
 
@@ -69,13 +74,11 @@ _REQUIREMENTS = re.compile(r"\A.*?^go [0-9.]+\n", re.DOTALL | re.MULTILINE)
 
 def variants() -> Iterator[tuple[str, dict[str, Any]]]:
     """Each dependency set, named as includes/go_modules.jinja names it, with answers that select it."""
-    for go_version in GO_VERSIONS:
-        for api, tracing in (("http", "off"), ("http", "otlp"), ("both", "off"), ("both", "otlp"), ("grpc", "otlp")):
-            name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
-            yield (
-                name + ("-without-http" if api == "grpc" else ""),
-                {"go_version": go_version, "api": api, "tracing": tracing},
-            )
+    apis_and_tracing = (("http", "off"), ("http", "otlp"), ("both", "off"), ("both", "otlp"), ("grpc", "otlp"))
+    for go_version, (api, tracing), database in itertools.product(GO_VERSIONS, apis_and_tracing, DATABASES):
+        name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
+        name += ("-without-http" if api == "grpc" else "") + ("-postgres" if database == "postgres" else "")
+        yield name, {"go_version": go_version, "api": api, "tracing": tracing, "database": database}
 
 
 def render(template: Path, dest: Path, answers: dict[str, Any]) -> Path:
@@ -97,6 +100,7 @@ def refresh(repo: Path, name: str, answers: dict[str, Any]) -> None:
     features += ["otlp-http"] if answers["tracing"] == "otlp" and answers["api"] != "grpc" else []
     features += ["grpc"] if answers["api"] != "http" else []
     features += ["grpc-otlp"] if answers["api"] != "http" and answers["tracing"] == "otlp" else []
+    features += ["postgres"] if answers["database"] == "postgres" else []
     modules = {module: version for feature in features for module, version in DIRECT[go_version][feature].items()}
     go_mod = repo / "go.mod"
     header = _REQUIREMENTS.match(go_mod.read_text())
@@ -113,9 +117,13 @@ def refresh(repo: Path, name: str, answers: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    """Rewrite the sets named on the command line, or every set."""
+    chosen = set(sys.argv[1:])
     with tempfile.TemporaryDirectory() as scratch:
         template = snapshot_template(Path(scratch) / "template")
         for name, answers in variants():
+            if chosen and name not in chosen:
+                continue
             print(f"{name}: go get and go mod tidy", file=sys.stderr)
             refresh(render(template, Path(scratch) / name, answers), name, answers)
 

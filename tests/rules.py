@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "runbook_url": "https://github.com/example/orders-api/blob/HEAD/docs/runbooks.md",
     "tracing": "off",
     "otlp_endpoint": "http://otel-collector.monitoring.svc:4318",
+    "database": "none",
     "deploy_format": "kustomize",
     "monitoring": "annotations",
     "gitops": "none",

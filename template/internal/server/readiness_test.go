@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // dependency is a readiness check's dependency that a test takes down and
@@ -120,5 +122,35 @@ func TestReadinessRunChecksAgainUntilStopped(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context was canceled")
+	}
+}
+
+// TestReadinessChecksAreMetrics: each named check's latest result is
+// readiness_check_passed, which the alerts on a dependency read.
+func TestReadinessChecksAreMetrics(t *testing.T) {
+	var readiness Readiness
+	db, cache := &dependency{}, &dependency{}
+	readiness.Add("database", time.Second, db.check)
+	readiness.Add("cache", time.Second, cache.check)
+	db.down.Store(true)
+	readiness.runChecks(t.Context(), slog.New(slog.DiscardHandler))
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(&readiness)
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := map[string]float64{}
+	for _, family := range families {
+		if family.GetName() != "readiness_check_passed" {
+			continue
+		}
+		for _, metric := range family.GetMetric() {
+			got[metric.GetLabel()[0].GetValue()] = metric.GetGauge().GetValue()
+		}
+	}
+	if want := map[string]float64{"database": 0, "cache": 1}; len(got) != len(want) || got["database"] != 0 || got["cache"] != 1 {
+		t.Errorf("readiness_check_passed = %v, want %v", got, want)
 	}
 }

@@ -24,6 +24,7 @@ from generator.checks.kubernetes.server import SERVER_VERSIONS
 from generator.matrix.variants import NAMED
 from generator.runtime.errors import ToolMissingError
 from generator.servers.control_plane import sharing_planes
+from generator.servers.postgres import SharedPostgres
 from generator.template.render import NewProject, new_project
 
 # The suite keeps check results in a folder of its own that starts empty, never in the user's: a green run means
@@ -210,6 +211,14 @@ def control_planes() -> Iterator[dict[str, Path]]:
             yield planes
     except ToolMissingError:
         yield {}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[SharedPostgres]:
+    """One PostgreSQL server for the whole session (CheckContext.postgres), started by the first check that needs a
+    database: each makes databases of its own on it instead of starting its own server."""
+    with SharedPostgres(tools.Toolbox.default()) as server:
+        yield server
 
 
 CPU_LOG = os.environ.get("GOSVC_TEST_CPU_LOG")

@@ -26,6 +26,10 @@ class Step:
     job: str
     command: str
     """The shell text the pipeline runs; for an action, `uses OWNER/NAME`."""
+    env: tuple[tuple[str, str], ...] = ()
+    """The variables the job declares for its steps (a GitHub job's `env:`, a GitLab job's `variables:`)."""
+    services: tuple[str, ...] = ()
+    """The images of the service containers the job runs beside its steps."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Rule:
         return re.fullmatch(self.pattern, step.command.strip(), flags=re.S) is not None
 
 
-_NO_REGISTRY = "no container registry answers this machine (the image check builds this Dockerfile on local stand-ins)"
+NO_REGISTRY = "no container registry answers this machine (the image check builds this Dockerfile on local stand-ins)"
 _NO_FORGE = "proposes the release on the forge, which this machine has none of"
 RELEASE = ("v0.0.1", "sha256:" + "ab" * 32)
 """The tag and image digest a release job is given here, where no image was pushed."""
@@ -60,7 +64,7 @@ RULES = (
     Rule(r"apt-get update .*python3-venv.*", not_here="installs python3-venv into the Go image; this machine has it"),
     Rule(r"uses docker/(setup-buildx|login|metadata|build-push)-action|docker (buildx|login|logout)\b.*"
          r"|echo \"\$REGISTRY_PASSWORD\" \| docker login .*|rm -rf \"\$DOCKER_CONFIG\"|VERSION=.*"
-         r"|(DIGEST=\$\()?sed -n .*build\.json.*|echo \"DIGEST=\$DIGEST\" > image\.env", not_here=_NO_REGISTRY),
+         r"|(DIGEST=\$\()?sed -n .*build\.json.*|echo \"DIGEST=\$DIGEST\" > image\.env", not_here=NO_REGISTRY),
     Rule(r"uses sigstore/cosign-installer|apk add --no-cache cosign|cosign sign .*",
          not_here="signs the pushed image with the job's identity: neither exists here"),
     Rule(r"branch=.*|git (fetch|push|switch|config|commit|-c) .*|gh pr create .*", not_here=_NO_FORGE),
@@ -86,20 +90,25 @@ _WORKING_ACTIONS = ("golangci/", "docker/", "sigstore/")
 
 def _github(path: Path) -> Iterator[Step]:
     for job, spec in yaml.safe_load(path.read_text())["jobs"].items():
+        env = tuple((str(key), str(value)) for key, value in (spec.get("env") or {}).items())
+        services = tuple(str(service["image"]) for service in (spec.get("services") or {}).values())
         for step in spec.get("steps", []):
             if "run" in step:
-                yield from (Step(job, command) for command in _commands(step["run"]))
+                yield from (Step(job, command, env, services) for command in _commands(step["run"]))
             elif str(step.get("uses", "")).startswith(_WORKING_ACTIONS):
-                yield Step(job, "uses " + step["uses"].split("@")[0])
+                yield Step(job, "uses " + step["uses"].split("@")[0], env, services)
 
 
 def _gitlab(path: Path) -> Iterator[Step]:
     for job, spec in yaml.safe_load(path.read_text()).items():
         if not isinstance(spec, dict) or "script" not in spec:
             continue
+        env = tuple((str(key), str(value)) for key, value in (spec.get("variables") or {}).items())
+        # A service is an image, or a mapping that names it.
+        services = tuple(str(s["name"] if isinstance(s, dict) else s) for s in spec.get("services") or [])
         for part in ("before_script", "script", "after_script"):
             for script in spec.get(part, []):
-                yield from (Step(job, command) for command in _commands(str(script)))
+                yield from (Step(job, command, env, services) for command in _commands(str(script)))
 
 
 _STAGE_OR_SH = re.compile(

@@ -20,6 +20,7 @@ import pytest
 
 from generator import checks
 from generator.checks.cache import matching_files
+from generator.servers.postgres import SharedPostgres
 from tests.conftest import PRISTINE
 
 GARBAGE = "\0garbled: {{ not yaml: [ nor Go } nor shell $( nor Dockerfile\n"
@@ -86,7 +87,7 @@ def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:
 
 @pytest.mark.parametrize("name", [check.name for check in checks.CHECKS])
 def test_a_file_a_check_does_not_declare_cannot_change_its_result(
-    name: str, pristine: dict[str, Path], tmp_path: Path, control_planes: dict[str, Path]
+    name: str, pristine: dict[str, Path], tmp_path: Path, control_planes: dict[str, Path], postgres: SharedPostgres
 ) -> None:
     check = {check.name: check for check in checks.CHECKS}[name]
     home, repo = _copy_home(check, pristine, tmp_path)
@@ -98,7 +99,7 @@ def test_a_file_a_check_does_not_declare_cannot_change_its_result(
         assert "**" in check.reads, f"{name} declares every file of the {home} repository: nothing to prove"
         assert set(matching_files(repo, ("**/*",))) <= set(matching_files(repo, check.reads))
         return
-    context = dataclasses.replace(_context(repo, check), planes=control_planes)
+    context = dataclasses.replace(_context(repo, check), planes=control_planes, postgres=postgres)
     result = checks.run_checks(context, [name])[0]
 
     assert result.status == checks.PASS, (

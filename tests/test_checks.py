@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pytest
 from generator import checks
 from generator.cli.main import main
 from generator.project import kube
+from generator.servers.postgres import SharedPostgres
 from generator.tools import Toolbox
 from tests.conftest import PRISTINE, Render
 
@@ -297,6 +298,39 @@ MUTATIONS = [
         "helm",  # the chart still samples: the two deployments disagree
         repo="integrations",
     ),
+    # A migration PostgreSQL refuses: the binary's migrate up fails, and with it every test on a database.
+    mutation(
+        "database",
+        _edit("internal/database/migrations/00001_create_greetings.sql", "CREATE TABLE greetings (", "CREATE TABLE (("),
+        "database",
+        "go-test",
+        repo="integrations",
+    ),
+    # A query that drops the request's deadline: it could hold a connection for as long as the database takes.
+    # The pool counts and logs it; the running service's log and the repository's tests fail on it.
+    mutation(
+        "database",
+        _edit(
+            "internal/api/greetings.go",
+            "err := g.db.QueryRow(ctx, `",
+            "err := g.db.QueryRow(context.WithoutCancel(ctx), `",
+        ),
+        "database",
+        "go-test",
+        repo="integrations",
+    ),
+    # The database's URL, password and all, inlined as an env value instead of read from the Secret's file.
+    mutation(
+        "kubernetes-consistency",
+        _edit(
+            "deploy/base/deployment.yaml",
+            "          env:\n",
+            "          env:\n            - name: DATABASE_URL\n              value: postgres://app:s3cret@db:5432/app\n",
+        ),
+        "kubernetes-consistency",
+        "helm",  # the chart's pods no longer match the overlays'
+        repo="integrations",
+    ),
     # A .proto edited without regenerating the code: the contract is not what the service implements.
     mutation(
         "proto",
@@ -486,9 +520,15 @@ def test_every_check_has_a_mutation() -> None:
 
 @pytest.mark.parametrize("name", PRISTINE)
 def test_a_fresh_repository_passes_every_check(
-    pristine: dict[str, Path], name: str, result_cache: checks.ResultCache, control_planes: dict[str, Path]
+    pristine: dict[str, Path],
+    name: str,
+    result_cache: checks.ResultCache,
+    control_planes: dict[str, Path],
+    postgres: SharedPostgres,
 ) -> None:
-    context = checks.CheckContext.from_environment(pristine[name], cache=result_cache, planes=control_planes)
+    context = checks.CheckContext.from_environment(
+        pristine[name], cache=result_cache, planes=control_planes, postgres=postgres
+    )
     results = checks.run_checks(context)
 
     failing = {r.check: r.output for r in results if r.status not in (checks.PASS, checks.NOT_APPLICABLE)}
@@ -503,6 +543,7 @@ def test_each_check_fails_on_its_mutation(
     tmp_path: Path,
     result_cache: checks.ResultCache,
     control_planes: dict[str, Path],
+    postgres: SharedPostgres,
 ) -> None:
     repo = tmp_path / "orders-api"
     shutil.copytree(pristine[case.repo], repo)
@@ -522,7 +563,9 @@ def test_each_check_fails_on_its_mutation(
     relevant += sorted(case.passes - set(relevant))
     # The suite's result cache: a check's inputs the mutation changed key a result no other run had, and the steps
     # a check keeps by their own content (the Makefile's install recipe) are done once, not once per mutation.
-    context = checks.CheckContext.from_environment(repo, preset=preset, cache=result_cache, planes=control_planes)
+    context = checks.CheckContext.from_environment(
+        repo, preset=preset, cache=result_cache, planes=control_planes, postgres=postgres
+    )
     results = checks.run_checks(context, relevant)
 
     failing = {r.check for r in results if r.status == checks.FAIL}
@@ -551,10 +594,12 @@ class _CountingToolbox(Toolbox):
 
     rendered: list[str] = field(default_factory=list, compare=False)
 
-    def run(self, name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, name: str, *arguments: str, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         if name == "kubectl":
             self.rendered.append(arguments[1])
-        return super().run(name, *arguments, cwd=cwd)
+        return super().run(name, *arguments, cwd=cwd, env=env)
 
 
 def test_a_run_of_checks_renders_each_kustomization_once(render: Render) -> None:

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from generator import tools
+from generator.servers.postgres import SharedPostgres
 from generator.template.render import new_project
 from tests.conftest import git
-from tests.pipeline_steps import PIPELINE_FILES, RULES, Step, pipeline_steps, rule_for
+from tests.pipeline_steps import NO_REGISTRY, PIPELINE_FILES, RULES, Step, pipeline_steps, rule_for
 from tests.rules import LONGEST
 
 pytestmark = [pytest.mark.slow, pytest.mark.slow_tools]  # make tools compiles promtool, as gosvc's Prometheus build
@@ -104,6 +105,14 @@ def pipeline_tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**tools.Toolbox.default().environment(), "MAKEFLAGS": f"TOOLS={shared}"}
 
 
+def _services_here(step: Step, postgres: SharedPostgres) -> dict[str, str]:
+    """The job's database URL pointed at the session's PostgreSQL server instead of the job's service container,
+    which no registry here can give: the server, its superuser and the database the job names are all the same."""
+    url = dict(step.env).get("TEST_DATABASE_URL", "")
+    assert url.startswith("postgres://postgres@"), f"{step.job}: the job's service is not reached as documented: {url}"
+    return {"TEST_DATABASE_URL": postgres.get().admin_url}
+
+
 @pytest.mark.parametrize("name", list(RUN_ON))
 def test_the_pipeline_steps_pass_when_run(
     repositories: dict[str, Path],
@@ -111,6 +120,7 @@ def test_the_pipeline_steps_pass_when_run(
     tmp_path: Path,
     not_run_here: _NotRunHere,
     pipeline_tools: dict[str, str],
+    postgres: SharedPostgres,
 ) -> None:
     repo = shutil.copytree(repositories[name], tmp_path / repositories[name].name, symlinks=True)
     ran = []
@@ -121,10 +131,17 @@ def test_the_pipeline_steps_pass_when_run(
             not_run_here.lines.append(f"{RUN_ON[name]} {step.job}: {step.command[:70]} ({rule.not_here})")
             continue
         command = rule.instead or step.command
+        env = {**pipeline_tools, **dict(step.env)}
+        if any(image.startswith("postgres:") for image in step.services):
+            env.update(_services_here(step, postgres))
+            not_run_here.lines.append(
+                f"{RUN_ON[name]} {step.job}: {step.command[:70]} against gosvc's local PostgreSQL server, not the "
+                f"job's service container {', '.join(step.services)} ({NO_REGISTRY})"
+            )
         finished = subprocess.run(
             ["bash", "-o", "errexit", "-o", "pipefail", "-c", command],
             cwd=repo,
-            env=pipeline_tools,
+            env=env,
             capture_output=True,
             text=True,
             check=False,

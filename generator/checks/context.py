@@ -12,6 +12,7 @@ from typing import Any
 from generator.checks.cache import ResultCache
 from generator.images.standins import offline_standins
 from generator.project.answers_file import read_answers
+from generator.servers.postgres import SharedPostgres
 from generator.template.preset import preset_path
 from generator.tools import Toolbox
 
@@ -28,6 +29,9 @@ class CheckContext:
     """A kubeconfig context the kubernetes-server check dry-runs against, instead of local control planes."""
     preset: Path | None = None
     """The organisation preset whose locked answers the preset check holds the repository to."""
+    postgres: SharedPostgres | None = field(default=None, compare=False)
+    """The PostgreSQL server the checks of a repository with a database make their databases on, shared by the
+    run instead of each check starting its own: like `planes`, where the databases are changes no result."""
     planes: Mapping[str, Path] = field(default_factory=dict, compare=False)
     """Running local control planes by Kubernetes version, which the kubernetes-server check applies into instead of
     starting its own: where the objects are applied does not change the result, so it is not in any key."""

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from generator.checks.context import CheckContext
+from generator.checks.database.server import DATABASE_URL_UNREACHABLE, has_database
 from generator.images.build import (
     DEFAULT_GRACE_SECONDS,
     BuiltImage,
@@ -42,6 +43,9 @@ def check_image(context: CheckContext) -> Outcome:
     tag = f"gosvc-check/{name}:{hashlib.sha256(str(repo).encode()).hexdigest()[:12]}"  # one per folder
     grace, grace_source, shutdown = _deployed_shutdown(repo, context.tools)
     report: list[str] = []
+    database_down = has_database(context)
+    if database_down:
+        report.append(f"{NOTE}no database answers the container: it must serve, and be unready because of it")
     try:
         built = build_image(engine, repo, tag, base_images=base_images)
         report += _describe_build(built)
@@ -52,13 +56,13 @@ def check_image(context: CheckContext) -> Outcome:
             context.tools,
             grace_seconds=grace,
             grpc_port=grpc_port(answers),
-            environment=shutdown,
+            environment={**shutdown, **({"DATABASE_URL": DATABASE_URL_UNREACHABLE} if database_down else {})},
         )
     except GosvcError as error:
         return Outcome(False, "\n".join([str(error), *report]))
     finally:
         engine.run("image", "rm", "--force", tag, check=False)
-    problems = _user_problems(built.user) + _serve_problems(served, grace)
+    problems = _user_problems(built.user) + _serve_problems(served, grace, database_down)
     http = (
         f"/healthz {served.healthz_status}, /readyz {served.readyz_status}, /metrics {served.metrics_status} on the "
         f"metrics port and {served.metrics_on_api_port_status} on the API port"
@@ -100,21 +104,24 @@ def _user_problems(user: str) -> list[str]:
     return []
 
 
-def _serve_problems(served: Served, grace: int) -> list[str]:
+def _serve_problems(served: Served, grace: int, database_down: bool) -> list[str]:
+    """With `database_down`, the service's database is unreachable: it must be unready, and alive."""
     problems = []
     serves_http = served.healthz_status is not None
-    for path, status in (("/healthz", served.healthz_status), ("/readyz", served.readyz_status)):
-        if serves_http and status != 200:
-            problems.append(f"{path} answered {status or 'nothing'}, not 200")
+    ready = 503 if database_down else 200
+    for path, status, want in (("/healthz", served.healthz_status, 200), ("/readyz", served.readyz_status, ready)):
+        if serves_http and status != want:
+            problems.append(f"{path} answered {status or 'nothing'}, not {want}")
     if served.metrics_status != 200 or not re.search(r"^go_goroutines \d+$", served.metrics, re.MULTILINE):
         problems.append(f"/metrics on the metrics port answered {served.metrics_status} without Go runtime metrics")
     if serves_http and served.metrics_on_api_port_status != 404:
         problems.append(f"/metrics on the API port answered {served.metrics_on_api_port_status}: metrics are public")
-    problems += [
-        f"the gRPC health service answered {said} about {service or 'the server'}, not SERVING"
-        for service, said in served.grpc_health
-        if said != "SERVING"
-    ]
+    for service, said in served.grpc_health:
+        unready = database_down and not service  # the server's own status follows readiness; liveness does not
+        if unready and "NOT_SERVING" not in said:
+            problems.append(f"the gRPC health service answered {said} about the server, not NOT_SERVING")
+        elif not unready and said != "SERVING":
+            problems.append(f"the gRPC health service answered {said} about {service or 'the server'}, not SERVING")
     if served.health != "healthy":
         problems.append(f"the image's HEALTHCHECK did not pass: {served.health}")
     if "0" in served.process_uids:

@@ -3,6 +3,8 @@ reads is unchanged, each outcome one of five statuses."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +19,7 @@ from generator.project import kube
 from generator.runtime.crashlog import write_crash_log
 from generator.runtime.errors import GosvcError, InvalidInputError, ToolMissingError, one_line
 from generator.runtime.outcome import Outcome
+from generator.servers.postgres import SharedPostgres
 
 PASS, FAIL, MISSING, NOT_APPLICABLE, ERROR = "pass", "fail", "missing", "not-applicable", "error"
 """A check passed or failed; a tool it runs is missing; it does not apply; or gosvc itself failed running it."""
@@ -83,9 +86,12 @@ def run_checks(
     waiting = sum(check.waits for check in ordered)
     with (
         kube.rendered_once(context.repo),
+        SharedPostgres(context.tools) if context.postgres is None else contextlib.nullcontext() as started,
         ThreadPoolExecutor(max_workers=workers) as pool,
         ThreadPoolExecutor(max_workers=max(1, waiting)) as beside,
     ):
+        if started is not None:  # one server for every check of the run that needs one, started by the first
+            context = dataclasses.replace(context, postgres=started)
         futures = {
             check.name: (beside if check.waits else pool).submit(_run_one, check, context, progress)
             for check in ordered

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from generator.checks.context import CheckContext
 from generator.runtime.outcome import Outcome
@@ -12,17 +13,23 @@ from generator.tools import Toolbox
 Run = Callable[[CheckContext], Outcome]
 
 
+class Command(Protocol):
+    """A check step that runs a tool: a Run that also takes variables to add to the tool's environment."""
+
+    def __call__(self, context: CheckContext, env: Mapping[str, str] | None = None) -> Outcome: ...
+
+
 def on_repo(run: Callable[[Path, Toolbox], Outcome]) -> Run:
     """A check that needs nothing of the run but the repository and its tools."""
     return lambda context: run(context.repo, context.tools)
 
 
-def command(*argv: str, silent: bool = False) -> Run:
-    """A check step that runs a tool; passes on exit 0 (and, with `silent`, no output). A tool killed by a signal
-    is a crash, not a verdict: its result is never kept."""
+def command(*argv: str, silent: bool = False) -> Command:
+    """A check step that runs a tool, with variables added to its environment if given; passes on exit 0 (and,
+    with `silent`, no output). A tool killed by a signal is a crash, not a verdict: its result is never kept."""
 
-    def run(context: CheckContext) -> Outcome:
-        result = context.tools.run(argv[0], *argv[1:], cwd=context.repo)
+    def run(context: CheckContext, env: Mapping[str, str] | None = None) -> Outcome:
+        result = context.tools.run(argv[0], *argv[1:], cwd=context.repo, env=env)
         output = (result.stdout + result.stderr).strip()
         if result.returncode < 0:
             return Outcome(False, f"{argv[0]} was killed by signal {-result.returncode}\n{output}", cacheable=False)

@@ -14,6 +14,8 @@ from enum import Enum
 
 from generator.checks.backstage import check_backstage
 from generator.checks.context import CheckContext
+from generator.checks.database.running import check_database
+from generator.checks.database.server import go_test, has_database
 from generator.checks.image import check_image
 from generator.checks.kubernetes import consistency, scanners
 from generator.checks.kubernetes.argocd import check_argocd
@@ -73,7 +75,8 @@ class Check:
         }
 
 
-GO_SOURCES = ("**/*.go", "go.mod", "go.sum")
+GO_SOURCES = ("**/*.go", "go.mod", "go.sum", "**/*.sql")
+"""What a Go build reads: the sources, the modules, and the SQL migrations the binary embeds."""
 DEPLOY = ("deploy/**",)
 ANSWERS = (".copier-answers.yml",)
 YAML = ("**/*.yaml", "**/*.yml")
@@ -127,11 +130,12 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "go-test",
         has("go.mod"),
-        command("go", "test", "-race", "-count=1", "./..."),
-        "go test -race ./...",
-        # The tests of the grace period and the settings read the manifests the service is deployed with.
-        (*GO_SOURCES, "deploy/base/deployment.yaml", "deploy/base/config.env", "deploy/chart/values.yaml"),
-        ("go",),
+        go_test,
+        "go test -race ./...; with a database, against a real PostgreSQL server (TEST_DATABASE_URL), none skipped",
+        # The tests of the grace period and the settings read the manifests the service is deployed with; the
+        # answers say whether the tests get a database server.
+        (*GO_SOURCES, "deploy/base/deployment.yaml", "deploy/base/config.env", "deploy/chart/values.yaml", *ANSWERS),
+        ("go", "initdb", "psql"),
         Cost.BUILD,
     ),
     Check(
@@ -365,6 +369,20 @@ CHECKS: tuple[Check, ...] = (
         ("go", "prometheus", "otelcol", "grpcurl", "kubectl", "helm"),
         Cost.SERVER,
         needs="Prometheus and the OpenTelemetry Collector",
+        waits=True,
+    ),
+    Check(
+        "database",
+        has_database,
+        check_database,
+        "the binary on a real PostgreSQL server: migrate up from two processes at once applies each migration once, "
+        "down reverts each; the service ready on it, its example route stored, unready once the database goes away "
+        "and ready again once it is back; no query without a deadline",
+        # What the service is built from, and the settings and ports it runs with.
+        (*GO_SOURCES, "deploy/base/config.env", "deploy/chart/values.yaml", *ANSWERS),
+        ("go", "initdb", "psql", "grpc-health-probe"),
+        Cost.SERVER,
+        needs="PostgreSQL",
         waits=True,
     ),
     Check(

@@ -21,6 +21,7 @@ from generator.matrix.updated import UpdatedFrom, asked_at, split_answers, updat
 from generator.matrix.variants import Variant
 from generator.runtime.errors import InvalidAnswerError, InvalidInputError
 from generator.servers.control_plane import sharing_planes
+from generator.servers.postgres import SharedPostgres
 from generator.template.render import new_project
 from generator.template.source import check_renderable, default_source
 
@@ -89,6 +90,8 @@ def run_matrix(
             # Started once, for every variant.
             planes = stack.enter_context(sharing_planes(SERVER_VERSIONS, given.tools))
             given = dataclasses.replace(given, planes=planes)
+        if given.postgres is None:  # started by the first variant that needs it, for every variant
+            given = dataclasses.replace(given, postgres=stack.enter_context(SharedPostgres(given.tools)))
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=jobs))
         return list(pool.map(lambda named: one(*named), variants))
 

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from generator.project.database_url import database_url_problems
 from generator.project.kube import Rendered, RenderError, chart_values, kustomizations, render, render_chart
 from generator.runtime.errors import one_line
 from generator.tools import Toolbox
@@ -326,6 +327,7 @@ def _config_agreements(rendered: Rendered, pod: dict[str, Any]) -> Iterator[str]
             "before in-flight requests finish"
         )
     yield from _collector_agreements(rendered, settings)
+    yield from database_url_problems(pod, settings)
 
 
 def _collector_agreements(rendered: Rendered, settings: dict[str, str]) -> Iterator[str]:

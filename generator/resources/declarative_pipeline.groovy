@@ -24,12 +24,15 @@ class Recorder {
         if (body) {
             def closure = body.rehydrate(new Recorder(child), this, this)
             closure.resolveStrategy = Closure.DELEGATE_FIRST
-            closure.call()
+            // A block given a value (docker.image(...).withRun { container -> }) gets a recorder for it.
+            closure.maximumNumberOfParameters > 0 ? closure.call(new Recorder(new Call(name, []))) : closure.call()
         }
-        return "<${name}>"
+        // What a step returns can be called on in turn (docker.image(name).inside { }): a recorder of its own.
+        return new Recorder(child)
     }
 
-    def propertyMissing(String name) { return "<${name}>" }
+    // A global variable of a plugin (docker, env) records what is called on it, apart from the pipeline.
+    def propertyMissing(String name) { return new Recorder(new Call(name, [])) }
 
     def propertyMissing(String name, value) { call.children << new Call("=${name}", [value]) }
 }
@@ -42,7 +45,7 @@ unit.compile(Phases.CONVERSION)
 def root = new Call('root', [])
 def script = new GroovyShell().parse(file)
 script.metaClass.methodMissing = { String name, a -> new Recorder(root).methodMissing(name, a) }
-script.metaClass.propertyMissing = { String name -> "<${name}>" }
+script.metaClass.propertyMissing = { String name -> new Recorder(new Call(name, [])) }
 script.run()
 
 def errors = []

@@ -108,6 +108,15 @@ TOOLS: dict[str, Tool] = {
         Tool("openssl", SYSTEM, "install OpenSSL (Debian: apt-get install openssl)", "3+"),
         Tool("cargo", SYSTEM, "install Rust's cargo (https://rustup.rs) and put it on PATH", "1.80+"),
         Tool("java", SYSTEM, "install a Java 17+ runtime (npm-groovy-lint runs CodeNarc on it)", "17+"),
+        # The database check's server, and the client that makes and drops a database per check.
+        Tool(
+            "initdb",
+            SYSTEM,
+            "install PostgreSQL 14+ (Debian: apt-get install postgresql) and put its bin folder on PATH "
+            "(Debian: /usr/lib/postgresql/<version>/bin)",
+            "14+",
+        ),
+        Tool("psql", SYSTEM, "install PostgreSQL 14+ (Debian: apt-get install postgresql)", "14+"),
     )
 }
 

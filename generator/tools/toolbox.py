@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sysconfig
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -58,15 +58,18 @@ class Toolbox:
             return Path(on_path)
         raise ToolMissingError(f"{name} {tool.version} is not installed: {tool.install_hint}")
 
-    def run(self, name: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        """Run tool `name` in `cwd` and capture its text output; the caller judges the exit status."""
+    def run(
+        self, name: str, *arguments: str, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run tool `name` in `cwd`, with `env` added to its environment, and capture its text output; the caller
+        judges the exit status."""
         return subprocess.run(
             [str(self.find(name)), *arguments],
             cwd=cwd,
             capture_output=True,
             text=True,
             check=False,
-            env=self.environment(),
+            env={**self.environment(), **(env or {})},
         )
 
     def environment(self) -> dict[str, str]:

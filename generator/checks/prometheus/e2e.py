@@ -52,12 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.checks.context import CheckContext
+from generator.checks.database.server import has_database, postgres_server
 from generator.checks.prometheus import queries, scrape_config, traffic
 from generator.images.build import grpc_health
 from generator.project.ports import grpc_port, service_ports
 from generator.runtime.outcome import NOTE, Outcome
 from generator.runtime.processes import Server, free_port, http_get, start
 from generator.servers.collector import is_ready, start_collector
+from generator.servers.postgres import PostgresError
 from generator.tools import TOOLS, Toolbox
 
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -72,8 +74,12 @@ def check_prometheus_e2e(context: CheckContext) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="gosvc-prometheus-") as folder, contextlib.ExitStack() as servers:
         scratch = Path(folder)
         try:
-            _run_scenario(context.repo.resolve(), context.answers, context.tools, scratch, servers, report)
-        except queries.E2EFailure as failure:
+            database = None
+            if has_database(context):  # the service serves on a database of its own, migrated once it is built
+                postgres = servers.enter_context(postgres_server(context))
+                database = servers.enter_context(postgres.database("prometheus-e2e"))
+            _run_scenario(context.repo.resolve(), context.answers, context.tools, scratch, servers, report, database)
+        except (queries.E2EFailure, PostgresError) as failure:
             return Outcome(False, "\n".join([str(failure), *report]))
     return Outcome(True, "\n".join(report))
 
@@ -85,6 +91,7 @@ def _run_scenario(
     scratch: Path,
     servers: contextlib.ExitStack,
     report: list[str],
+    database: str | None,
 ) -> None:
     if not (repo / scrape_config.CONFIG).is_file():
         raise queries.E2EFailure(f"no {scrape_config.CONFIG}: nothing tells Prometheus to scrape the service")
@@ -110,6 +117,10 @@ def _run_scenario(
         collector, endpoint = start_collector(scratch, toolbox)
         running.append(servers.enter_context(_serving(collector)))
     binary, package = traffic.build_service(repo, scratch, toolbox)
+    if database:
+        settings["DATABASE_URL"] = database
+        traffic.migrate(binary, settings, scratch)
+        report.append("the service's database: a PostgreSQL database of its own on loopback, migrated up")
     built = time.monotonic()
     started = traffic.start_service(binary, settings, scratch, api_port, metrics_port, rpc_port, endpoint, toolbox)
     service = servers.enter_context(_serving(started))

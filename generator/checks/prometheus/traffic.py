@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -20,6 +21,8 @@ SETTINGS = kube.BASE / "config.env"
 DRAIN_DELAY = "0s"
 """The service's SHUTDOWN_DRAIN_DELAY here: no load balancer to drain, and the metrics keep up == 1 until it ends."""
 SPANS_TIMEOUT_SECONDS = 10.0
+MIGRATE_TIMEOUT_SECONDS = 120
+"""What the migrations of an example get: they take a second; a hung lock or server shows here."""
 REQUESTS_PER_ROUTE = 20
 # The metric names the alert rules and the README are written against.
 REQUESTS = "http_requests_total"
@@ -167,6 +170,19 @@ def build_service(repo: Path, scratch: Path, toolbox: Toolbox) -> tuple[Path, st
     if built.returncode != 0:
         raise queries.E2EFailure(f"go build {mains[0]} failed:\n{built.stderr.strip()}")
     return binary, mains[0]
+
+
+def migrate(binary: Path, settings: dict[str, str], scratch: Path) -> None:
+    """Run the service's `migrate up` on the database its settings name, as its pods' init container does."""
+    env = {**settings, "SECRETS_DIR": str(scratch / "secrets")}
+    try:
+        done = subprocess.run(
+            [str(binary), "migrate", "up"], env=env, capture_output=True, text=True, timeout=MIGRATE_TIMEOUT_SECONDS
+        )
+    except subprocess.TimeoutExpired as error:
+        raise queries.E2EFailure(f"migrate up took over {MIGRATE_TIMEOUT_SECONDS}s") from error
+    if done.returncode != 0:
+        raise queries.E2EFailure(f"migrate up exited with {done.returncode}:\n{(done.stdout + done.stderr).strip()}")
 
 
 def start_service(

@@ -479,6 +479,38 @@ MUTATIONS = [
         _regex("prometheus/prometheus.yml", r"^(\s+- job_name: )orders-api$", r"\1orders"),
         passes=frozenset({"prometheus-config"}),
     ),
+    # A metric the service renames, its own tests following: the rules never read it, but the dashboard's
+    # "Versions running" panel shows nothing.
+    mutation(
+        "prometheus-e2e",
+        _all(
+            _edit("internal/server/metrics.go", 'Name:        "build_info"', 'Name:        "app_build_info"'),
+            _edit(
+                "internal/server/server_test.go",
+                '`build_info{version="1.2.3"} 1`',
+                '`app_build_info{version="1.2.3"} 1`',
+            ),
+            _edit("cmd/orders-api/run_test.go", '`build_info{version="dev"} 1`', '`app_build_info{version="dev"} 1`'),
+        ),
+        passes=frozenset({"go-test"}),
+    ),
+    # A panel's query of a metric no Go service exposes: the dashboard is well formed, and the panel empty.
+    mutation(
+        "prometheus-e2e",
+        _edit("monitoring/dashboards/orders-api.json", "(go_goroutines{", "(go_goroutine{"),
+        "prometheus-e2e",
+        "grafana-dashboard",  # the deployed copies no longer equal it
+    ),
+    # A field Grafana's dashboard model does not have, in the copy the chart deploys and in the source.
+    mutation(
+        "grafana-dashboard",
+        _all(
+            _edit("monitoring/dashboards/orders-api.json", '"legendFormat"', '"legend"'),
+            _edit("deploy/base/dashboard.json", '"legendFormat"', '"legend"'),
+        ),
+    ),
+    # The copy the kustomize base deploys, edited by hand: Grafana would show a dashboard no check proved.
+    mutation("grafana-dashboard", _edit("deploy/base/dashboard.json", '"title": "Goroutines"', '"title": "Threads"')),
     # A scrape of a path the service does not serve: valid config, and up == 0.
     mutation(
         "prometheus-e2e",

@@ -26,6 +26,7 @@ from generator.checks.locked_answers import keeps_locked_answers, preset_given
 from generator.checks.makefile import NAMED_FOLDERS, check_makefile
 from generator.checks.merge_leftovers import check_merge_leftovers
 from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
+from generator.checks.prometheus.dashboards import COPIES, DASHBOARDS, check_grafana_dashboard
 from generator.checks.prometheus.e2e import check_prometheus_e2e
 from generator.checks.prometheus.rules import check_prometheus_rules
 from generator.checks.proto import check_proto
@@ -77,7 +78,7 @@ class Check:
 
 GO_SOURCES = ("**/*.go", "go.mod", "go.sum", "**/*.sql")
 """What a Go build reads: the sources, the modules, and the SQL migrations the binary embeds."""
-DEPLOY = ("deploy/**",)
+DEPLOY, DASHBOARD_FILES = ("deploy/**",), (f"{DASHBOARDS}/*.json",)
 ANSWERS = (".copier-answers.yml",)
 YAML = ("**/*.yaml", "**/*.yml")
 KUBERNETES_SERVERS = tuple(apiserver_tool(version) for version in SERVER_VERSIONS)
@@ -88,10 +89,6 @@ def _promtool_config(context: CheckContext) -> Outcome:
     names = ("prometheus/prometheus.yml", "prometheus/kubernetes.yml")
     configs = [name for name in names if (context.repo / name).is_file()]
     return command("promtool", "check", "config", "--syntax-only", *configs)(context)
-
-
-def _image(context: CheckContext) -> Outcome:
-    return check_image(context)
 
 
 def _kubernetes_server(context: CheckContext) -> Outcome:
@@ -364,12 +361,21 @@ CHECKS: tuple[Check, ...] = (
         has("prometheus/prometheus.yml", "go.mod"),
         check_prometheus_e2e,
         "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
-        "by route pattern, no page while up, a critical alert pending then firing once the service stops",
-        (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWERS, "proto/**"),
-        ("go", "prometheus", "otelcol", "grpcurl", "kubectl", "helm"),
+        "by route pattern, every query of every dashboard panel returning data after the traffic, no page while up, "
+        "a critical alert pending then firing once the service stops",
+        (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWERS, "proto/**", *DASHBOARD_FILES),
+        ("go", "prometheus", "otelcol", "grpcurl", "kubectl", "helm", "grafana-dashboard"),
         Cost.SERVER,
         needs="Prometheus and the OpenTelemetry Collector",
         waits=True,
+    ),
+    Check(
+        "grafana-dashboard",
+        has(str(DASHBOARDS)),
+        check_grafana_dashboard,
+        "monitoring/dashboards/ read strictly by the Grafana Foundation SDK's model; what the manifests deploy equal",
+        (*DASHBOARD_FILES, *(str(copy) for copy in COPIES)),
+        ("grafana-dashboard",),
     ),
     Check(
         "database",
@@ -388,7 +394,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "image",
         has("Dockerfile"),
-        _image,
+        check_image,
         "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
         # What the build compiles, what the container is run with (the grace period and ports of the manifests and
         # the answers), and what decides which files reach the build at all.

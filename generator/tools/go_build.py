@@ -21,6 +21,7 @@ _MAIN_SOURCES = {
         "go.opentelemetry.io/collector/receiver/otlpreceiver",
         "go.opentelemetry.io/collector/exporter/debugexporter",
     ),
+    "grafana_dashboard_main.go": (),
 }
 """Main packages of gosvc's own (files of generator/resources), and the modules they import besides the tool's, all
 required at the tool's version."""

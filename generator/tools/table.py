@@ -81,6 +81,14 @@ TOOLS: dict[str, Tool] = {
         # A collector the prometheus-e2e check sends the service's spans to: the OpenTelemetry Collector's own
         # modules, built with the two components it needs (no distribution of it is a Go module).
         Tool("otelcol", GO_BUILD, "otelcol_main.go", "v0.165.0", "go.opentelemetry.io/collector/otelcol"),
+        # The typed model of Grafana dashboards the dashboard checks read them with (a main package of gosvc's).
+        Tool(
+            "grafana-dashboard",
+            GO_BUILD,
+            "grafana_dashboard_main.go",
+            "v0.0.22",
+            "github.com/grafana/grafana-foundation-sdk/go",
+        ),
         # The load generator of benchmarks/service_throughput.py.
         Tool("hey", GO, "github.com/rakyll/hey", "v0.1.4"),
         # The merge of syntax trees that `gosvc update` tries on a conflict a line merge leaves (generator/merge).

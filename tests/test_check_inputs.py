@@ -17,9 +17,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator import checks
-from generator.checks.cache import matching_files
+from generator.checks.cache import ANSWERS_ONLY, matching_files
 from generator.servers.postgres import SharedPostgres
 from tests.conftest import PRISTINE
 
@@ -62,10 +63,22 @@ def _context(repo: Path, check: checks.Check) -> checks.CheckContext:
     return checks.CheckContext.from_environment(repo, preset=preset)
 
 
+def _answers_only(repo: Path, check: checks.Check) -> list[str]:
+    """The files `check` reads the answers of, and nothing else (ANSWERS_ONLY)."""
+    whole = set(matching_files(repo, [glob for glob in check.reads if not glob.endswith(ANSWERS_ONLY)]))
+    return [path for path in matching_files(repo, check.reads) if path not in whole]
+
+
 def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:
     declared = set(matching_files(repo, check.reads))
     undeclared = sorted(set(matching_files(repo, ("**/*",))) - declared)
-    for index, relative in enumerate(undeclared):
+    for relative in _answers_only(repo, check):
+        # What Copier keeps beside the answers: where the template was, at which commit.
+        recorded = yaml.safe_load((repo / relative).read_text())
+        recorded.update({"_commit": "garbled", "_src_path": "/nowhere/garbled", "_garbled": GARBAGE})
+        (repo / relative).write_text(yaml.safe_dump(recorded))
+        undeclared.append(f"{relative} (Copier's keys)")
+    for index, relative in enumerate(name for name in undeclared if not name.endswith("(Copier's keys)")):
         path = repo / relative
         if index % 2:
             path.unlink()
@@ -119,10 +132,11 @@ def test_a_change_to_a_declared_input_computes_the_result_again(
 
     declared = matching_files(repo, check.reads)
     assert declared, f"{name} declares no file of the repository it applies to"
+    answers_only = _answers_only(repo, check)
     for relative in declared:
         path = repo / relative
         original = path.read_bytes()
-        path.write_bytes(original + b"\n")
+        path.write_bytes(original + (b"an_answer_added: 1\n" if relative in answers_only else b"\n"))
         assert checks.key_of(check, context) != before, f"{name}: a change to {relative} keeps the key"
         path.write_bytes(original)
     assert checks.key_of(check, context) == before, "the same contents give the same key"

@@ -95,8 +95,10 @@ class _MatrixTable:
                 terminalreporter.write_line(line)
 
 
-TEAM_EDITS = "mkdir -p docs && printf '# Orders team\\n' > docs/team.md && printf 'tmp/\\n' >> .dockerignore"
-"""The edits a team makes on every variant before the update: a file of its own, a line in a template file."""
+TEAM_EDITS = "mkdir -p docs && printf '# Orders team\\n' > docs/team.md && printf 'tmp/\\n' >> .gitignore"
+"""The edits a team makes on every variant before the update: a file of its own, a line in a template file. Both
+in files only merge-leftovers reads: the checks that build, serve and deploy a named variant find the inputs of
+the checks' tests' render of it, and share their results (one run for the two)."""
 
 
 def previous_template() -> str:

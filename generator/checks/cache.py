@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
+
 from generator.runtime.errors import ToolMissingError
 from generator.runtime.outcome import Outcome
 from generator.runtime.user_cache import cache_folder, prune_least_recently_used
@@ -88,10 +90,16 @@ def _says(path: str, name: str) -> str:
     return (said.stdout + said.stderr).strip()
 
 
+ANSWERS_ONLY = "#answers"
+"""After a file's path in a check's globs: the check reads the answers the file records (.copier-answers.yml), not
+the keys Copier keeps beside them (its `_commit`, `_src_path`): renders of the same answers from two clones or two
+tags of the template are one input. The test of the declarations garbles those keys."""
+
+
 def matching_files(repo: Path, globs: Sequence[str]) -> list[str]:
     """The files of `repo` that `globs` match, as sorted relative POSIX paths (.git only where named)."""
     found: set[str] = set()
-    for pattern in globs:
+    for pattern in (glob.removesuffix(ANSWERS_ONLY) for glob in globs):
         # "folder/**" is every file below the folder; pathlib (before 3.13) matches only folders with it.
         for path in repo.glob(pattern + "/*" if pattern.endswith("**") else pattern):
             relative = path.relative_to(repo)
@@ -101,15 +109,31 @@ def matching_files(repo: Path, globs: Sequence[str]) -> list[str]:
 
 
 def inputs_digest(repo: Path, globs: Sequence[str]) -> str:
-    """The hash of the names and contents of the files `globs` match: what a check reads of the repository."""
+    """The hash of the names and contents of the files `globs` match: what a check reads of the repository (of a
+    file named with ANSWERS_ONLY alone, its answers)."""
+    whole = set(matching_files(repo, [glob for glob in globs if not glob.endswith(ANSWERS_ONLY)]))
     digest = hashlib.sha256()
     for relative in matching_files(repo, globs):
         digest.update(relative.encode() + b"\0")
         try:
-            digest.update(hashlib.sha256((repo / relative).read_bytes()).digest())
+            content = (repo / relative).read_bytes()
         except OSError as error:
             digest.update(f"unreadable {error.errno}".encode())
+            continue
+        digest.update(hashlib.sha256(content if relative in whole else _answers_of(content)).digest())
     return digest.hexdigest()
+
+
+def _answers_of(content: bytes) -> bytes:
+    """The answers an answers file records, without Copier's own keys; the file as it is where it holds none."""
+    try:
+        recorded = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return content
+    if not isinstance(recorded, dict):
+        return content
+    answers = {str(key): value for key, value in recorded.items() if not str(key).startswith("_")}
+    return json.dumps(answers, sort_keys=True, default=str).encode()
 
 
 def result_key(

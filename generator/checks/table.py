@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from generator.checks.backstage import check_backstage
+from generator.checks.cache import ANSWERS_ONLY
 from generator.checks.context import CheckContext
 from generator.checks.database.running import check_database
 from generator.checks.database.server import go_test, has_database
@@ -79,7 +80,9 @@ class Check:
 GO_SOURCES = ("**/*.go", "go.mod", "go.sum", "**/*.sql")
 """What a Go build reads: the sources, the modules, and the SQL migrations the binary embeds."""
 DEPLOY, DASHBOARD_FILES = ("deploy/**",), (f"{DASHBOARDS}/*.json",)
-ANSWERS = (".copier-answers.yml",)
+SETTINGS = ("deploy/base/config.env", "deploy/chart/values.yaml")
+"""Where the service's settings are: the kustomize base's, else the chart's."""
+ANSWERS, ANSWER_VALUES = (".copier-answers.yml",), (f".copier-answers.yml{ANSWERS_ONLY}",)
 YAML = ("**/*.yaml", "**/*.yml")
 KUBERNETES_SERVERS = tuple(apiserver_tool(version) for version in SERVER_VERSIONS)
 
@@ -131,7 +134,7 @@ CHECKS: tuple[Check, ...] = (
         "go test -race ./...; with a database, against a real PostgreSQL server (TEST_DATABASE_URL), none skipped",
         # The tests of the grace period and the settings read the manifests the service is deployed with; the
         # answers say whether the tests get a database server.
-        (*GO_SOURCES, "deploy/base/deployment.yaml", "deploy/base/config.env", "deploy/chart/values.yaml", *ANSWERS),
+        (*GO_SOURCES, "deploy/base/deployment.yaml", *SETTINGS, *ANSWER_VALUES),
         ("go", "initdb", "psql"),
         Cost.BUILD,
     ),
@@ -363,7 +366,7 @@ CHECKS: tuple[Check, ...] = (
         "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
         "by route pattern, every query of every dashboard panel returning data after the traffic, no page while up, "
         "a critical alert pending then firing once the service stops",
-        (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWERS, "proto/**", *DASHBOARD_FILES),
+        (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWER_VALUES, "proto/**", *DASHBOARD_FILES),
         ("go", "prometheus", "otelcol", "grpcurl", "kubectl", "helm", "grafana-dashboard"),
         Cost.SERVER,
         needs="Prometheus and the OpenTelemetry Collector",
@@ -385,7 +388,7 @@ CHECKS: tuple[Check, ...] = (
         "down reverts each; the service ready on it, its example route stored, unready once the database goes away "
         "and ready again once it is back; no query without a deadline",
         # What the service is built from, and the settings and ports it runs with.
-        (*GO_SOURCES, "deploy/base/config.env", "deploy/chart/values.yaml", *ANSWERS),
+        (*GO_SOURCES, *SETTINGS, *ANSWER_VALUES),
         ("go", "initdb", "psql", "grpc-health-probe"),
         Cost.SERVER,
         needs="PostgreSQL",
@@ -398,7 +401,7 @@ CHECKS: tuple[Check, ...] = (
         "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
         # What the build compiles, what the container is run with (the grace period and ports of the manifests and
         # the answers), and what decides which files reach the build at all.
-        (*GO_SOURCES, "Dockerfile", ".dockerignore", *DEPLOY, *ANSWERS),
+        (*GO_SOURCES, "Dockerfile", ".dockerignore", *DEPLOY, *ANSWER_VALUES),
         ("docker", "grpc-health-probe"),
         Cost.SERVER,
         needs="a container engine",

@@ -70,15 +70,18 @@ def check_grafana_dashboard(context: CheckContext) -> Outcome:
         found = panel_queries(repo, dashboards + copies, context.tools)
     except DashboardError as error:
         return Outcome(False, f"the Grafana Foundation SDK's dashboard model refuses it: {error}")
-    report = [
-        f"{path.relative_to(repo)}: {sum(query.file == str(path.relative_to(repo)) for query in found)} queries in "
-        f"{len({query.panel for query in found if query.file == str(path.relative_to(repo))})} panels, read strictly "
-        "by the Grafana Foundation SDK's dashboard model"
-        for path in dashboards
-    ]
+    report = []
+    for path in dashboards:
+        name = str(path.relative_to(repo))
+        own = [query for query in found if query.file == name]
+        report.append(
+            f"{name}: {len(own)} queries in {len({query.panel for query in own})} panels, read strictly by the "
+            "Grafana Foundation SDK's dashboard model"
+        )
     sources = {path: json.loads(path.read_text(encoding="utf-8")) for path in dashboards}
     for copy in copies:
-        same = [path for path, board in sources.items() if json.loads(copy.read_text(encoding="utf-8")) == board]
+        deployed = json.loads(copy.read_text(encoding="utf-8"))
+        same = [path for path, board in sources.items() if deployed == board]
         if not same:
             return Outcome(
                 False,

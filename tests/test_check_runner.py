@@ -10,6 +10,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from generator import checks
 from generator.checks import runner
 from generator.checks.cache import ResultCache, inputs_digest, remembered, result_key
+from generator.checks.prometheus import rules as rules_check
 from generator.checks.steps import has
 from generator.cli.main import main
 from generator.runtime.errors import ToolMissingError
@@ -195,6 +197,25 @@ def test_a_tool_that_went_missing_changes_the_key(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
 
     assert checks.key_of(check, context) != there
+
+
+def test_promtools_verdict_is_keyed_by_the_files_promtool_reads(tmp_path: Path) -> None:
+    """Variants whose scrape configs differ share the verdict on their rules; a rule file a test names, even one
+    other than alerts.yml, is part of it; a test whose rule files cannot be read keys on its whole folder."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    for name in ("alerts.yml", "prometheus.yml", "extra_rules.yml"):
+        (folder / name).write_text("groups: []\n")
+    test = folder / "alerts_test.yml"
+    rules, tests = Path("prometheus/alerts.yml"), [Path("prometheus/alerts_test.yml")]
+    read = partial(rules_check._read_by_promtool, tmp_path, rules, tests)
+
+    test.write_text("rule_files: [alerts.yml]\ntests: []\n")
+    assert read() == [rules, *tests]
+    test.write_text("rule_files: [alerts.yml, extra_*.yml]\ntests: []\n")
+    assert Path("prometheus/extra_rules.yml") in read()
+    test.write_text("rule_files: [alerts.yml\n")
+    assert Path("prometheus/prometheus.yml") in read()
 
 
 def test_a_remembered_step_is_done_once_per_content_and_only_kept_when_it_passes(tmp_path: Path) -> None:

@@ -67,12 +67,27 @@ def check_prometheus_rules(repo: Path, toolbox: Toolbox, cache: ResultCache | No
 
 
 def _promtool(repo: Path, rules: Path, tests: list[Path], toolbox: Toolbox, cache: ResultCache | None) -> Outcome:
-    # The test files name the rule files they load: everything promtool reads is in prometheus/.
-    read = sorted(path for path in (repo / "prometheus").iterdir() if path.is_file())
-    content = b"".join(path.name.encode() + b"\0" + path.read_bytes() + b"\0" for path in read)
+    read = _read_by_promtool(repo, rules, tests)
+    content = b"".join(str(path).encode() + b"\0" + (repo / path).read_bytes() + b"\0" for path in read)
     content += json.dumps([str(rules), *map(str, tests)]).encode()
     run = partial(_run_promtool, repo, rules, tests, toolbox)
     return remembered(cache, "promtool rules", content, toolbox, ("promtool",), run)
+
+
+def _read_by_promtool(repo: Path, rules: Path, tests: list[Path]) -> list[Path]:
+    """What promtool reads: the rule file, the tests, and the rule files each test names (globs, relative to the
+    test file). Variants whose scrape configs differ share one verdict on the same rules and tests. A test whose
+    rule files cannot be read from it counts every file of its folder."""
+    read = {rules, *tests}
+    for test in tests:
+        folder = (repo / test).parent
+        try:
+            named = yaml.safe_load((repo / test).read_bytes())["rule_files"]
+            found = [path for pattern in named for path in folder.glob(pattern)]
+        except (yaml.YAMLError, OSError, TypeError, KeyError, ValueError, NotImplementedError):
+            found = list(folder.iterdir())
+        read.update(path.relative_to(repo) for path in found if path.is_file() and path.is_relative_to(repo))
+    return sorted(read)
 
 
 def _run_promtool(repo: Path, rules: Path, tests: list[Path], toolbox: Toolbox) -> Outcome:

@@ -82,6 +82,8 @@ GO_SOURCES = ("**/*.go", "go.mod", "go.sum", "**/*.sql")
 DEPLOY, DASHBOARD_FILES = ("deploy/**",), (f"{DASHBOARDS}/*.json",)
 SETTINGS = ("deploy/base/config.env", "deploy/chart/values.yaml")
 """Where the service's settings are: the kustomize base's, else the chart's."""
+BASE_MANIFESTS = ("deploy/base/**", "deploy/chart/**")
+"""What `kube.render_base` reads: the kustomize base, else the chart (never an overlay or an Argo CD file)."""
 ANSWERS, ANSWER_VALUES = (".copier-answers.yml",), (f".copier-answers.yml{ANSWERS_ONLY}",)
 YAML = ("**/*.yaml", "**/*.yml")
 KUBERNETES_SERVERS = tuple(apiserver_tool(version) for version in SERVER_VERSIONS)
@@ -366,8 +368,8 @@ CHECKS: tuple[Check, ...] = (
         "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
         "by route pattern, every query of every dashboard panel returning data after the traffic, no page while up, "
         "a critical alert pending then firing once the service stops",
-        (*GO_SOURCES, "prometheus/**", *DEPLOY, *ANSWER_VALUES, "proto/**", *DASHBOARD_FILES),
-        ("go", "prometheus", "otelcol", "grpcurl", "kubectl", "helm", "grafana-dashboard"),
+        (*GO_SOURCES, "prometheus/**", *SETTINGS, *ANSWER_VALUES, "proto/**", *DASHBOARD_FILES),
+        ("go", "prometheus", "otelcol", "grpcurl", "grafana-dashboard"),
         Cost.SERVER,
         needs="Prometheus and the OpenTelemetry Collector",
         waits=True,
@@ -401,7 +403,7 @@ CHECKS: tuple[Check, ...] = (
         "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
         # What the build compiles, what the container is run with (the grace period and ports of the manifests and
         # the answers), and what decides which files reach the build at all.
-        (*GO_SOURCES, "Dockerfile", ".dockerignore", *DEPLOY, *ANSWER_VALUES),
+        (*GO_SOURCES, "Dockerfile", ".dockerignore", *BASE_MANIFESTS, *ANSWER_VALUES),
         ("docker", "grpc-health-probe"),
         Cost.SERVER,
         needs="a container engine",

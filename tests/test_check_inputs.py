@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from generator import checks
-from generator.checks.cache import ANSWERS_ONLY, matching_files
+from generator.checks.cache import answers_only, matching_files
 from generator.servers.postgres import SharedPostgres
 from tests.conftest import PRISTINE
 
@@ -63,22 +63,18 @@ def _context(repo: Path, check: checks.Check) -> checks.CheckContext:
     return checks.CheckContext.from_environment(repo, preset=preset)
 
 
-def _answers_only(repo: Path, check: checks.Check) -> list[str]:
-    """The files `check` reads the answers of, and nothing else (ANSWERS_ONLY)."""
-    whole = set(matching_files(repo, [glob for glob in check.reads if not glob.endswith(ANSWERS_ONLY)]))
-    return [path for path in matching_files(repo, check.reads) if path not in whole]
-
-
 def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:
     declared = set(matching_files(repo, check.reads))
     undeclared = sorted(set(matching_files(repo, ("**/*",))) - declared)
-    for relative in _answers_only(repo, check):
-        # What Copier keeps beside the answers: where the template was, at which commit.
+    for relative, names in answers_only(repo, check.reads).items():
+        # What Copier keeps beside the answers (where the template was, at which commit), and every answer the
+        # check does not say it reads.
         recorded = yaml.safe_load((repo / relative).read_text())
+        recorded = {key: value if key in names else GARBAGE for key, value in recorded.items()}
         recorded.update({"_commit": "garbled", "_src_path": "/nowhere/garbled", "_garbled": GARBAGE})
         (repo / relative).write_text(yaml.safe_dump(recorded))
-        undeclared.append(f"{relative} (Copier's keys)")
-    for index, relative in enumerate(name for name in undeclared if not name.endswith("(Copier's keys)")):
+        undeclared.append(f"{relative} (all but {', '.join(sorted(names))})")
+    for index, relative in enumerate(name for name in undeclared if not name.endswith(")")):
         path = repo / relative
         if index % 2:
             path.unlink()
@@ -132,11 +128,20 @@ def test_a_change_to_a_declared_input_computes_the_result_again(
 
     declared = matching_files(repo, check.reads)
     assert declared, f"{name} declares no file of the repository it applies to"
-    answers_only = _answers_only(repo, check)
+    partial = answers_only(repo, check.reads)
     for relative in declared:
         path = repo / relative
         original = path.read_bytes()
-        path.write_bytes(original + (b"an_answer_added: 1\n" if relative in answers_only else b"\n"))
+        if relative in partial:
+            path.write_bytes(original + b"an_answer_no_check_reads: 1\n")
+            assert checks.key_of(check, context) == before, f"{name}: an answer it does not read moves its key"
+            recorded = yaml.safe_load(original)
+            read = sorted(partial[relative] & set(recorded))
+            assert read, f"{name} reads answers {relative} does not record"
+            recorded[read[0]] = f"{recorded[read[0]]}-changed"
+            path.write_text(yaml.safe_dump(recorded))
+        else:
+            path.write_bytes(original + b"\n")
         assert checks.key_of(check, context) != before, f"{name}: a change to {relative} keeps the key"
         path.write_bytes(original)
     assert checks.key_of(check, context) == before, "the same contents give the same key"

@@ -17,7 +17,7 @@ import pytest
 
 from generator import checks
 from generator.checks import runner
-from generator.checks.cache import ResultCache, inputs_digest, remembered, result_key
+from generator.checks.cache import ResultCache, answers_read, inputs_digest, remembered, result_key
 from generator.checks.prometheus import rules as rules_check
 from generator.checks.steps import has
 from generator.cli.main import main
@@ -164,6 +164,19 @@ def test_the_inputs_digest_is_of_contents_and_names_not_times(tmp_path: Path) ->
     assert inputs_digest(tmp_path, ("*.txt",)) == before
     (tmp_path / "a.txt").rename(tmp_path / "b.txt")
     assert inputs_digest(tmp_path, ("*.txt",)) != before
+
+
+def test_a_file_read_for_some_answers_is_keyed_by_those_answers_alone(tmp_path: Path) -> None:
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text("_commit: v1\napi: http\nci_system: jenkins\n")
+    read_api = (answers_read(".copier-answers.yml", "api"),)
+    before = inputs_digest(tmp_path, read_api)
+
+    answers.write_text("_commit: v2\napi: http\nci_system: gitlab-ci\n")
+    assert inputs_digest(tmp_path, read_api) == before
+    assert inputs_digest(tmp_path, (*read_api, ".copier-answers.yml")) != before, "a whole read keeps it whole"
+    answers.write_text("_commit: v2\napi: grpc\nci_system: gitlab-ci\n")
+    assert inputs_digest(tmp_path, read_api) != before
 
 
 def test_the_list_is_the_table(capsys: pytest.CaptureFixture[str]) -> None:

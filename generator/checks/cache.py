@@ -90,16 +90,29 @@ def _says(path: str, name: str) -> str:
     return (said.stdout + said.stderr).strip()
 
 
-ANSWERS_ONLY = "#answers"
-"""After a file's path in a check's globs: the check reads the answers the file records (.copier-answers.yml), not
-the keys Copier keeps beside them (its `_commit`, `_src_path`): renders of the same answers from two clones or two
-tags of the template are one input. The test of the declarations garbles those keys."""
+ANSWERS_ONLY = "#answers:"
+"""Between a file's path and a list of answer names in a check's globs (see `answers_read`): the check reads those
+answers of the file (.copier-answers.yml) and nothing else of it: not the other answers, nor the keys Copier keeps
+beside them (its `_commit`, `_src_path`). Renders of the same answers from two clones or two tags of the template
+are one input, and so are variants that differ only in answers the check never reads. The test of the
+declarations garbles the rest of the file."""
+
+
+def answers_read(path: str, *names: str) -> str:
+    """The glob of `path` read for the answers `names` alone."""
+    return f"{path}{ANSWERS_ONLY}{','.join(sorted(names))}"
+
+
+def answers_glob(glob: str) -> tuple[str, frozenset[str] | None]:
+    """A glob's pattern, and the answers it reads of the files it matches (None: the whole file)."""
+    pattern, marker, names = glob.partition(ANSWERS_ONLY)
+    return pattern, frozenset(filter(None, names.split(","))) if marker else None
 
 
 def matching_files(repo: Path, globs: Sequence[str]) -> list[str]:
     """The files of `repo` that `globs` match, as sorted relative POSIX paths (.git only where named)."""
     found: set[str] = set()
-    for pattern in (glob.removesuffix(ANSWERS_ONLY) for glob in globs):
+    for pattern, _ in map(answers_glob, globs):
         # "folder/**" is every file below the folder; pathlib (before 3.13) matches only folders with it.
         for path in repo.glob(pattern + "/*" if pattern.endswith("**") else pattern):
             relative = path.relative_to(repo)
@@ -108,10 +121,22 @@ def matching_files(repo: Path, globs: Sequence[str]) -> list[str]:
     return sorted(found)
 
 
+def answers_only(repo: Path, globs: Sequence[str]) -> dict[str, frozenset[str]]:
+    """The files `globs` read the answers of and nothing else, with the answers read of each."""
+    whole = set(matching_files(repo, [glob for glob in globs if answers_glob(glob)[1] is None]))
+    read: dict[str, frozenset[str]] = {}
+    for pattern, names in map(answers_glob, globs):
+        if names is None:
+            continue
+        for relative in set(matching_files(repo, [pattern])) - whole:
+            read[relative] = read.get(relative, frozenset()) | names
+    return read
+
+
 def inputs_digest(repo: Path, globs: Sequence[str]) -> str:
     """The hash of the names and contents of the files `globs` match: what a check reads of the repository (of a
-    file named with ANSWERS_ONLY alone, its answers)."""
-    whole = set(matching_files(repo, [glob for glob in globs if not glob.endswith(ANSWERS_ONLY)]))
+    file read with ANSWERS_ONLY alone, the answers it names)."""
+    partial = answers_only(repo, globs)
     digest = hashlib.sha256()
     for relative in matching_files(repo, globs):
         digest.update(relative.encode() + b"\0")
@@ -120,19 +145,20 @@ def inputs_digest(repo: Path, globs: Sequence[str]) -> str:
         except OSError as error:
             digest.update(f"unreadable {error.errno}".encode())
             continue
-        digest.update(hashlib.sha256(content if relative in whole else _answers_of(content)).digest())
+        names = partial.get(relative)
+        digest.update(hashlib.sha256(content if names is None else _answers_of(content, names)).digest())
     return digest.hexdigest()
 
 
-def _answers_of(content: bytes) -> bytes:
-    """The answers an answers file records, without Copier's own keys; the file as it is where it holds none."""
+def _answers_of(content: bytes, names: frozenset[str]) -> bytes:
+    """The answers `names` an answers file records; the file as it is where it holds no mapping."""
     try:
         recorded = yaml.safe_load(content)
     except yaml.YAMLError:
         return content
     if not isinstance(recorded, dict):
         return content
-    answers = {str(key): value for key, value in recorded.items() if not str(key).startswith("_")}
+    answers = {str(key): value for key, value in recorded.items() if str(key) in names}
     return json.dumps(answers, sort_keys=True, default=str).encode()
 
 

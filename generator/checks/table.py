@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from generator.checks.backstage import check_backstage
-from generator.checks.cache import ANSWERS_ONLY
+from generator.checks.cache import answers_read
 from generator.checks.context import CheckContext
 from generator.checks.database.running import check_database
 from generator.checks.database.server import go_test, has_database
@@ -29,10 +29,11 @@ from generator.checks.merge_leftovers import check_merge_leftovers
 from generator.checks.pipelines import actionlint, groovy_lint, has_shell_scripts, jenkins_declarative, shellcheck
 from generator.checks.prometheus.dashboards import COPIES, DASHBOARDS, check_grafana_dashboard
 from generator.checks.prometheus.e2e import check_prometheus_e2e
-from generator.checks.prometheus.rules import check_prometheus_rules
+from generator.checks.prometheus.rules import check_prometheus_config, check_prometheus_rules
 from generator.checks.proto import check_proto
 from generator.checks.steps import Run, command, has, on_repo, steps
 from generator.project import kube
+from generator.project.answers_file import ANSWERS_FILE
 from generator.runtime.outcome import Outcome
 from generator.servers.control_plane import apiserver_tool
 
@@ -84,16 +85,13 @@ SETTINGS = ("deploy/base/config.env", "deploy/chart/values.yaml")
 """Where the service's settings are: the kustomize base's, else the chart's."""
 BASE_MANIFESTS = ("deploy/base/**", "deploy/chart/**")
 """What `kube.render_base` reads: the kustomize base, else the chart (never an overlay or an Argo CD file)."""
-ANSWERS, ANSWER_VALUES = (".copier-answers.yml",), (f".copier-answers.yml{ANSWERS_ONLY}",)
+ANSWERS = (ANSWERS_FILE,)
+SERVICE_ANSWERS = (
+    answers_read(ANSWERS_FILE, "api", "database", "grpc_port", "http_port", "metrics_port", "service_name"),
+)
+"""What the checks that run the service read of the answers: its ports (project/ports.py), database and name."""
 YAML = ("**/*.yaml", "**/*.yml")
 KUBERNETES_SERVERS = tuple(apiserver_tool(version) for version in SERVER_VERSIONS)
-
-
-def _promtool_config(context: CheckContext) -> Outcome:
-    # prometheus/kubernetes.yml is there unless prometheus-operator alone finds the service.
-    names = ("prometheus/prometheus.yml", "prometheus/kubernetes.yml")
-    configs = [name for name in names if (context.repo / name).is_file()]
-    return command("promtool", "check", "config", "--syntax-only", *configs)(context)
 
 
 def _kubernetes_server(context: CheckContext) -> Outcome:
@@ -136,7 +134,7 @@ CHECKS: tuple[Check, ...] = (
         "go test -race ./...; with a database, against a real PostgreSQL server (TEST_DATABASE_URL), none skipped",
         # The tests of the grace period and the settings read the manifests the service is deployed with; the
         # answers say whether the tests get a database server.
-        (*GO_SOURCES, "deploy/base/deployment.yaml", *SETTINGS, *ANSWER_VALUES),
+        (*GO_SOURCES, "deploy/base/deployment.yaml", *SETTINGS, *SERVICE_ANSWERS),
         ("go", "initdb", "psql"),
         Cost.BUILD,
     ),
@@ -262,7 +260,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "prometheus-config",
         has("prometheus"),
-        _promtool_config,
+        check_prometheus_config,
         "promtool check config (compose and Kubernetes scrape configs)",
         ("prometheus/**",),
         ("promtool",),
@@ -368,7 +366,7 @@ CHECKS: tuple[Check, ...] = (
         "the service and Prometheus on loopback, the repository's scrape config and rules: up, request metrics "
         "by route pattern, every query of every dashboard panel returning data after the traffic, no page while up, "
         "a critical alert pending then firing once the service stops",
-        (*GO_SOURCES, "prometheus/**", *SETTINGS, *ANSWER_VALUES, "proto/**", *DASHBOARD_FILES),
+        (*GO_SOURCES, "prometheus/**", *SETTINGS, *SERVICE_ANSWERS, "proto/**", *DASHBOARD_FILES),
         ("go", "prometheus", "otelcol", "grpcurl", "grafana-dashboard"),
         Cost.SERVER,
         needs="Prometheus and the OpenTelemetry Collector",
@@ -390,7 +388,7 @@ CHECKS: tuple[Check, ...] = (
         "down reverts each; the service ready on it, its example route stored, unready once the database goes away "
         "and ready again once it is back; no query without a deadline",
         # What the service is built from, and the settings and ports it runs with.
-        (*GO_SOURCES, *SETTINGS, *ANSWER_VALUES),
+        (*GO_SOURCES, *SETTINGS, *SERVICE_ANSWERS),
         ("go", "initdb", "psql", "grpc-health-probe"),
         Cost.SERVER,
         needs="PostgreSQL",
@@ -403,7 +401,7 @@ CHECKS: tuple[Check, ...] = (
         "docker build; the container run read-only and non-root: probes, metrics port, HEALTHCHECK, SIGTERM",
         # What the build compiles, what the container is run with (the grace period and ports of the manifests and
         # the answers), and what decides which files reach the build at all.
-        (*GO_SOURCES, "Dockerfile", ".dockerignore", *BASE_MANIFESTS, *ANSWER_VALUES),
+        (*GO_SOURCES, "Dockerfile", ".dockerignore", *BASE_MANIFESTS, *SERVICE_ANSWERS),
         ("docker", "grpc-health-probe"),
         Cost.SERVER,
         needs="a container engine",

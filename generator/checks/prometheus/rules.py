@@ -21,11 +21,21 @@ from typing import Any
 import yaml
 
 from generator.checks.cache import ResultCache, remembered
+from generator.checks.context import CheckContext
+from generator.checks.steps import command
 from generator.project import kube
 from generator.runtime.outcome import Outcome
 from generator.tools import Toolbox
 
 ALERTS = Path("prometheus") / "alerts.yml"
+
+
+def check_prometheus_config(context: CheckContext) -> Outcome:
+    """promtool's syntax check of the scrape configs: prometheus/kubernetes.yml is there unless prometheus-operator
+    alone finds the service."""
+    names = ("prometheus/prometheus.yml", "prometheus/kubernetes.yml")
+    configs = [name for name in names if (context.repo / name).is_file()]
+    return command("promtool", "check", "config", "--syntax-only", *configs)(context)
 
 
 def check_prometheus_rules(repo: Path, toolbox: Toolbox, cache: ResultCache | None = None) -> Outcome:

@@ -66,6 +66,12 @@ def _context(repo: Path, check: checks.Check) -> checks.CheckContext:
 def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:
     declared = set(matching_files(repo, check.reads))
     undeclared = sorted(set(matching_files(repo, ("**/*",))) - declared)
+    for index, relative in enumerate(undeclared):
+        path = repo / relative
+        if index % 2:
+            path.unlink()
+        else:
+            path.write_text(GARBAGE)
     for relative, names in answers_only(repo, check.reads).items():
         # What Copier keeps beside the answers (where the template was, at which commit), and every answer the
         # check does not say it reads.
@@ -74,12 +80,6 @@ def _garble_undeclared(repo: Path, check: checks.Check) -> list[str]:
         recorded.update({"_commit": "garbled", "_src_path": "/nowhere/garbled", "_garbled": GARBAGE})
         (repo / relative).write_text(yaml.safe_dump(recorded))
         undeclared.append(f"{relative} (all but {', '.join(sorted(names))})")
-    for index, relative in enumerate(name for name in undeclared if not name.endswith(")")):
-        path = repo / relative
-        if index % 2:
-            path.unlink()
-        else:
-            path.write_text(GARBAGE)
     strays = []
     for relative in STRAYS:
         path = repo / relative

@@ -38,14 +38,11 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp": "v1.47.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.1",
         },
-        "otlp-http": {"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.72.0"},
         "grpc": {
             "google.golang.org/grpc": "v1.85.0",
             "google.golang.org/protobuf": "v1.36.12",
             "github.com/grpc-ecosystem/go-grpc-middleware/v2": "v2.3.4",
-            "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
         },
-        "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.72.0"},
         "postgres": {"github.com/jackc/pgx/v5": "v5.13.0", "github.com/pressly/goose/v3": "v3.30.1"},
     },
     "1.25": {
@@ -57,14 +54,11 @@ DIRECT: dict[str, dict[str, dict[str, str]]] = {
             "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp": "v1.46.0",
             "go.opentelemetry.io/proto/otlp": "v1.11.0",
         },
-        "otlp-http": {"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp": "v0.71.0"},
         "grpc": {
             "google.golang.org/grpc": "v1.84.0",
             "google.golang.org/protobuf": "v1.36.12",
             "github.com/grpc-ecosystem/go-grpc-middleware/v2": "v2.3.4",
-            "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus": "v1.1.1",
         },
-        "grpc-otlp": {"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc": "v0.71.0"},
         "postgres": {"github.com/jackc/pgx/v5": "v5.13.0", "github.com/pressly/goose/v3": "v3.27.0"},
     },
 }
@@ -74,10 +68,10 @@ _REQUIREMENTS = re.compile(r"\A.*?^go [0-9.]+\n", re.DOTALL | re.MULTILINE)
 
 def variants() -> Iterator[tuple[str, dict[str, Any]]]:
     """Each dependency set, named as includes/go_modules.jinja names it, with answers that select it."""
-    apis_and_tracing = (("http", "off"), ("http", "otlp"), ("both", "off"), ("both", "otlp"), ("grpc", "otlp"))
+    apis_and_tracing = (("http", "off"), ("http", "otlp"), ("both", "off"), ("both", "otlp"))
     for go_version, (api, tracing), database in itertools.product(GO_VERSIONS, apis_and_tracing, DATABASES):
         name = f"go{go_version}" + ("-grpc" if api != "http" else "") + ("-otlp" if tracing == "otlp" else "")
-        name += ("-without-http" if api == "grpc" else "") + ("-postgres" if database == "postgres" else "")
+        name += "-postgres" if database == "postgres" else ""
         yield name, {"go_version": go_version, "api": api, "tracing": tracing, "database": database}
 
 
@@ -97,9 +91,7 @@ def refresh(repo: Path, name: str, answers: dict[str, Any]) -> None:
     go_version = answers["go_version"]
     features = ["base"]
     features += ["otlp"] if answers["tracing"] == "otlp" else []
-    features += ["otlp-http"] if answers["tracing"] == "otlp" and answers["api"] != "grpc" else []
     features += ["grpc"] if answers["api"] != "http" else []
-    features += ["grpc-otlp"] if answers["api"] != "http" and answers["tracing"] == "otlp" else []
     features += ["postgres"] if answers["database"] == "postgres" else []
     modules = {module: version for feature in features for module, version in DIRECT[go_version][feature].items()}
     go_mod = repo / "go.mod"

@@ -14,43 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.anchors import BARE_HTTP  # noqa: E402
+from benchmarks.loading import build_service, generate, go_build, start  # noqa: E402
 from generator.runtime.processes import free_port  # noqa: E402
-from generator.template.render import new_project  # noqa: E402 - needs the root on sys.path
 from generator.tools import Toolbox  # noqa: E402
 from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"
-
-BARE_SERVER = """package main
-
-import (
-	"encoding/json"
-	"net/http"
-	"os"
-)
-
-func main() {
-	http.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"message": "Hello from orders-api"})
-	})
-	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("HTTP_PORT"), nil)
-}
-"""
 
 
 @dataclass(frozen=True)
@@ -70,11 +51,12 @@ def main() -> int:
         work = Path(scratch)
         servers = {
             "bare net/http": build_bare(work),
-            "generated service": build_service(snapshot_template(work / "now"), work / "now-service"),
-            "earlier release": build_service(snapshot_commit(work / "before", args.before), work / "before-service"),
+            "generated service": build_service(generate(snapshot_template(work / "now"), work / "now-service")),
+            "earlier release": build_service(
+                generate(snapshot_commit(work / "before", args.before), work / "before-service")
+            ),
         }
-        started = {name: (binary, {}) for name, binary in servers.items()}
-        report = load_in_turns(work, started, args.rounds, args.requests, args.concurrency)
+        report = load_in_turns(work, servers, args.rounds, args.requests, args.concurrency)
     bare, service, before = report["bare net/http"], report["generated service"], report["earlier release"]
     summary = {
         "rounds": args.rounds,
@@ -95,12 +77,11 @@ def main() -> int:
 
 
 def load_in_turns(
-    work: Path, servers: dict[str, tuple[Path, dict[str, str]]], rounds: int, requests: int, concurrency: int
+    work: Path, servers: dict[str, Path], rounds: int, requests: int, concurrency: int
 ) -> dict[str, Load]:
-    """Start each server (a binary and its environment), load them with `hey` in turns for `rounds` rounds, stop
-    them; the median load of each."""
+    """Start each server, load them with `hey` in turns for `rounds` rounds, stop them; the median load of each."""
     processes = {
-        name: start(binary, work / f"run-{index}", env) for index, (name, (binary, env)) in enumerate(servers.items())
+        name: start_service(binary, work / f"run-{index}") for index, (name, binary) in enumerate(servers.items())
     }
     results: dict[str, list[Load]] = {name: [] for name in servers}
     try:
@@ -117,52 +98,16 @@ def load_in_turns(
 def build_bare(work: Path) -> Path:
     folder = work / "bare"
     folder.mkdir()
-    (folder / "main.go").write_text(BARE_SERVER)
+    (folder / "main.go").write_text(BARE_HTTP)
     (folder / "go.mod").write_text("module bare\n\ngo 1.25\n")
     return go_build(folder, "./")
 
 
-def build_service(template: Path, folder: Path, answers: dict[str, str] | None = None) -> Path:
-    project = new_project(
-        folder / "orders-api",
-        {"service_name": "orders-api", **(answers or {})},
-        defaults=True,
-        template=str(template),
-        quiet=True,
-    )
-    return go_build(project.dest, "./cmd/orders-api")
-
-
-def go_build(folder: Path, package: str) -> Path:
-    binary = folder / "server"
-    subprocess.run([str(Toolbox.default().find("go")), "build", "-o", str(binary), package], cwd=folder, check=True)
-    return binary
-
-
-def start(binary: Path, folder: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    folder.mkdir()
-    port, metrics_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "HTTP_PORT": str(port),
-        "METRICS_PORT": str(metrics_port),
-        "SECRETS_DIR": str(folder / "no-secrets"),
-        **(env or {}),
-    }
-    # Logs go to a file, as a container runtime writes them: a log line costs what it costs in a pod.
-    with (folder / "log").open("wb") as log:
-        process = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"{binary} did not answer on {url}")
+def start_service(binary: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`binary` serving on a free port, and the URL of its greeting."""
+    port = free_port()
+    env = {"HTTP_PORT": str(port), "METRICS_PORT": str(free_port()), "SECRETS_DIR": str(folder / "no-secrets")}
+    return start(binary, folder, env, port), f"http://127.0.0.1:{port}/"
 
 
 def hey(url: str, requests: int, concurrency: int) -> Load:

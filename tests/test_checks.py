@@ -373,12 +373,11 @@ MUTATIONS = [
         ),
         repo="helm",
     ),
-    # Requests no longer traced: the generated tests see no span, and the middleware is dead code.
+    # Requests no longer traced: the generated tests of the whole server see no span. (The middleware is not dead
+    # code to the linter: its own tests call it.)
     mutation(
         "go-test",
-        _edit("internal/server/server.go", "\thandler = traceRequests(mux, tracing, handler)\n", ""),
-        "go-test",
-        "golangci-lint",
+        _edit("internal/server/server.go", "\thandler = traceRequests(tracing, handler)\n", ""),
         repo="integrations",
     ),
     # A chart whose values.schema.json lets any value through: a typo in a values file would be ignored.
@@ -521,8 +520,8 @@ MUTATIONS = [
         "prometheus-e2e",
         _edit(
             "internal/server/middleware.go",
-            "route := routeLabel(pattern)",
-            "route := routeLabel(pattern) + r.URL.Path[1:]",
+            "route := routeLabel(r.Pattern)",
+            "route := routeLabel(r.Pattern) + r.URL.Path[1:]",
         ),
         "prometheus-e2e",
         "go-test",

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.template_versions import build_template_versions, copy_project, make_team_project  # noqa: E402
+from tests.template_versions import build_template_versions, copy_project, make_team_project  # noqa: E402 - needs the root on sys.path
 
 GOSVC = str(Path(sys.executable).parent / "gosvc")
 TARGET = "v2.0.0"

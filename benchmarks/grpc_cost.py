@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import anchors  # noqa: E402
-from benchmarks.loading import Server, build_loadgen, build_service, generate, load_servers, run_benchmark, summary  # noqa: E402
-from tests.conftest import snapshot_template  # noqa: E402
+from benchmarks import anchors  # noqa: E402 - needs the root on sys.path
+from benchmarks.loading import Server, build_loadgen, build_service, generate, load_servers, run_benchmark, summary  # noqa: E402 - needs the root on sys.path
+from tests.conftest import snapshot_template  # noqa: E402 - needs the root on sys.path
 
 ANCHOR = "bare grpc-go"
 # The targets for the generated service against the anchor: each ratio's bound, and whether the ratio

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.anchors import BARE_HTTP  # noqa: E402
-from benchmarks.loading import build_service, generate, go_build, start  # noqa: E402
-from generator.runtime.processes import free_port  # noqa: E402
-from generator.tools import Toolbox  # noqa: E402
-from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402
+from benchmarks.anchors import BARE_HTTP  # noqa: E402 - needs the root on sys.path
+from benchmarks.loading import build_service, generate, go_build, start  # noqa: E402 - needs the root on sys.path
+from generator.runtime.processes import free_port  # noqa: E402 - needs the root on sys.path
+from generator.tools import Toolbox  # noqa: E402 - needs the root on sys.path
+from tests.conftest import snapshot_commit, snapshot_template  # noqa: E402 - needs the root on sys.path
 
 BEFORE = "c9b12c834de6d50e411e3a074f7a83277a6b6dc0"
 

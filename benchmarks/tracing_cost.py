@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import anchors  # noqa: E402
-from benchmarks.loading import (  # noqa: E402
+from benchmarks import anchors  # noqa: E402 - needs the root on sys.path
+from benchmarks.loading import (  # noqa: E402 - needs the root on sys.path
     Server,
     build_loadgen,
     build_service,
@@ -35,8 +35,8 @@ from benchmarks.loading import (  # noqa: E402
     start,
     summary,
 )
-from generator.runtime.processes import free_port  # noqa: E402
-from tests.conftest import snapshot_template  # noqa: E402
+from generator.runtime.processes import free_port  # noqa: E402 - needs the root on sys.path
+from tests.conftest import snapshot_template  # noqa: E402 - needs the root on sys.path
 
 # The OTLP/HTTP trace endpoint of a collector that keeps nothing but counts: exports received, bytes read.
 OTLP_SINK = """package main
